@@ -65,7 +65,7 @@ pub mod topics {
 
 /// A protobuf event with its CloudEvents `ce_type` and topic, so producers and consumers
 /// cannot pair a message with the wrong topic.
-pub trait Event: prost::Message + Default + 'static {
+pub trait Event: prost::Message + Default + Clone + 'static {
     /// CloudEvents `ce_type`, the fully qualified protobuf name.
     const TYPE: &'static str;
     /// The topic this event travels on.

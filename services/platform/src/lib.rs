@@ -1,1 +1,23 @@
-//! platform
+//! The shared runtime of every expense-tracker service, written once: configuration,
+//! telemetry, gRPC server assembly with JWT verification, Postgres, Kafka (producer,
+//! at-least-once consumer, dead-lettering), the transactional outbox and idempotent
+//! consumption, and one error type mapped to `tonic::Status`.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod idempotency;
+pub mod jwt;
+pub mod kafka;
+pub mod outbox;
+mod schema;
+pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use error::{Error, Result};
+
+/// A boxed error for start-up paths, where any failure ends the process with its message.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

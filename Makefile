@@ -1,0 +1,55 @@
+# The expense tracker's two commands: `make run` (the whole mesh, locally) and
+# `make test` (installs and starts what the tests need, runs them all, stops it again).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+INFRA := scripts/infra.sh
+CARGO ?= cargo
+# Test binaries run in parallel; integration tests each use their own database and topics.
+TEST_THREADS ?= 4
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: infra-up infra-down infra-status
+infra-up: ## Start the project-private PostgreSQL and Kafka (installs them when missing)
+	@$(INFRA) up
+infra-down: ## Stop them
+	@$(INFRA) down
+infra-status: ## Are they running?
+	@$(INFRA) status
+
+.PHONY: build
+build: ## Build every crate
+	$(CARGO) build --workspace --all-targets
+
+.PHONY: lint
+lint: ## rustfmt and clippy, warnings are errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: test
+test: ## Start the infrastructure, run lint and every test, stop what was started
+	@started=0; \
+	if ! $(INFRA) status >/dev/null 2>&1; then started=1; fi; \
+	$(INFRA) up; \
+	trap 'if [ $$started = 1 ]; then $(INFRA) down; fi' EXIT; \
+	eval "$$($(INFRA) env)"; \
+	echo "== tests against PostgreSQL at $$ET_PG_URL and Kafka at $$KAFKA_BROKERS"; \
+	$(MAKE) --no-print-directory lint; \
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
+
+.PHONY: run
+run: ## Bring the whole mesh up locally and print how to try it
+	@scripts/run.sh
+
+.PHONY: eval
+eval: ## Extractor accuracy on ../shared/eval/extraction-dev.jsonl
+	$(CARGO) build --release -p ds --bin ds-extract
+	python3 scripts/eval.py target/release/ds-extract
+
+.PHONY: bench
+bench: ## Benchmarks (criterion), figures in target/criterion
+	$(CARGO) bench --workspace

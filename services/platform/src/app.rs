@@ -1,0 +1,117 @@
+//! Service assembly shared by every binary: background tasks (outbox relay, consumers)
+//! and the gRPC server share one shutdown token; SIGTERM/Ctrl-C or a failed task stops
+//! everything, in-flight calls drain, consumers commit their offsets.
+
+use std::{future::Future, time::Duration};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::CommonConfig, db::PgPool, grpc::GrpcServer, kafka::EventProducer, outbox::Relay, BoxError,
+};
+
+/// A running service: its settings, its shutdown token and its background tasks.
+pub struct App {
+    pub config: CommonConfig,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl App {
+    pub fn new(config: CommonConfig) -> Self {
+        Self {
+            config,
+            shutdown: CancellationToken::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Cancelled when the service stops; hand it to loops.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs `task` in the background; if it ends with an error the whole service stops
+    /// (a consumer that cannot run must not leave a half-working service behind).
+    pub fn spawn<F>(&mut self, name: &'static str, task: F)
+    where
+        F: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let stop = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) = task.await {
+                tracing::error!(task = name, error = %e, "background task failed; stopping the service");
+                stop.cancel();
+            }
+        });
+    }
+
+    /// A producer for this service's events (`ce_source` = `/expense-tracker/<service>`).
+    pub fn producer(&self) -> Result<EventProducer, BoxError> {
+        Ok(EventProducer::new(
+            &self.config.kafka_brokers,
+            &self.source(),
+            Duration::from_secs(10),
+        )?
+        .with_topic_suffix(&self.config.topic_suffix))
+    }
+
+    fn source(&self) -> String {
+        format!("/expense-tracker/{}", self.config.service_name)
+    }
+
+    /// Starts the outbox relay of `pool` in the background. Its transactional id is
+    /// `<service>-outbox-<instance>`: `instance` must be stable across restarts of this
+    /// replica (e.g. the pod name, `HOSTNAME`).
+    pub async fn spawn_outbox_relay(&mut self, pool: PgPool, instance: &str) -> Result<(), BoxError> {
+        let tx_id = format!("{}-outbox-{instance}", self.config.service_name);
+        let producer = EventProducer::transactional(
+            &self.config.kafka_brokers,
+            &self.source(),
+            &tx_id,
+            Duration::from_secs(30),
+        )?
+        .with_topic_suffix(&self.config.topic_suffix);
+        let relay = Relay::new(pool, producer).await?;
+        let stop = self.shutdown.clone();
+        self.spawn("outbox-relay", async move {
+            relay.run(stop).await;
+            Ok(())
+        });
+        Ok(())
+    }
+
+    /// Serves `server` until SIGTERM/Ctrl-C, the token is cancelled, or a background task
+    /// fails; then stops the background tasks (waiting at most 10 s).
+    pub async fn serve(mut self, server: GrpcServer) -> Result<(), BoxError> {
+        let stop = self.shutdown.clone();
+        let signal = async move {
+            tokio::select! {
+                _ = crate::grpc::shutdown_signal() => {},
+                _ = stop.cancelled() => {},
+            }
+        };
+        tracing::info!(addr = %server.local_addr(), service = %self.config.service_name, "serving");
+        let result = server.serve(signal).await;
+        self.shutdown.cancel();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in 10 s; aborting them");
+            self.tasks.abort_all();
+        }
+        tracing::info!(service = %self.config.service_name, "stopped");
+        Ok(result?)
+    }
+}
+
+/// This replica's stable name: `HOSTNAME` (the pod name in Kubernetes), else `local`.
+pub fn instance_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into())
+}

@@ -1,0 +1,589 @@
+//! Kafka with protobuf values and CloudEvents binary-mode headers.
+//!
+//! - [`EventProducer`]: idempotent (`enable.idempotence`, `acks=all`), every publish awaits
+//!   the broker's acknowledgement.
+//! - [`consume`]: at-least-once consumer loop. The handler's effect is committed first, then
+//!   the offset is stored; undecodable messages go to `<topic>.dlq` with the error in
+//!   headers; transient failures are retried with backoff, never skipped.
+
+use std::{collections::HashMap, future::Future, time::Duration};
+
+use chrono::{DateTime, Utc};
+use contracts::Event;
+use opentelemetry::propagation::Extractor;
+use rdkafka::{
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    config::ClientConfig,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{field::Empty, Instrument, Span};
+use uuid::Uuid;
+
+/// CloudEvents header names (Kafka protocol binding, binary content mode).
+pub mod headers {
+    pub const SPECVERSION: &str = "ce_specversion";
+    pub const ID: &str = "ce_id";
+    pub const TYPE: &str = "ce_type";
+    pub const SOURCE: &str = "ce_source";
+    pub const TIME: &str = "ce_time";
+    pub const CONTENT_TYPE: &str = "content-type";
+    pub const PROTOBUF: &str = "application/protobuf";
+    /// Why a message was dead-lettered.
+    pub const DLQ_ERROR: &str = "dlq_error";
+    pub const DLQ_TOPIC: &str = "dlq_original_topic";
+    pub const DLQ_PARTITION: &str = "dlq_original_partition";
+    pub const DLQ_OFFSET: &str = "dlq_original_offset";
+    pub const DLQ_CONSUMER: &str = "dlq_consumer";
+}
+
+/// An event ready to be sent: what the outbox stores and the producer writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    pub id: Uuid,
+    pub topic: String,
+    pub key: String,
+    pub ce_type: String,
+    pub payload: Vec<u8>,
+    pub time: DateTime<Utc>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl RawEvent {
+    /// Encodes `event` with a fresh UUIDv7 id and the current trace context.
+    pub fn new<E: Event>(event: &E) -> Self {
+        let mut trace: HashMap<String, String> = HashMap::new();
+        crate::telemetry::inject(&Span::current(), &mut trace);
+        Self {
+            id: Uuid::now_v7(),
+            topic: E::TOPIC.to_owned(),
+            key: event.user_id().to_owned(),
+            ce_type: E::TYPE.to_owned(),
+            payload: event.encode_to_vec(),
+            time: Utc::now(),
+            traceparent: trace.remove("traceparent"),
+            tracestate: trace.remove("tracestate").filter(|s| !s.is_empty()),
+        }
+    }
+
+    fn headers(&self, source: &str) -> OwnedHeaders {
+        let time = self.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let id = self.id.to_string();
+        let mut h = OwnedHeaders::new()
+            .insert(Header {
+                key: headers::SPECVERSION,
+                value: Some("1.0"),
+            })
+            .insert(Header {
+                key: headers::ID,
+                value: Some(&id),
+            })
+            .insert(Header {
+                key: headers::TYPE,
+                value: Some(&self.ce_type),
+            })
+            .insert(Header {
+                key: headers::SOURCE,
+                value: Some(source),
+            })
+            .insert(Header {
+                key: headers::TIME,
+                value: Some(&time),
+            })
+            .insert(Header {
+                key: headers::CONTENT_TYPE,
+                value: Some(headers::PROTOBUF),
+            });
+        if let Some(tp) = &self.traceparent {
+            h = h.insert(Header {
+                key: "traceparent",
+                value: Some(tp),
+            });
+        }
+        if let Some(ts) = &self.tracestate {
+            h = h.insert(Header {
+                key: "tracestate",
+                value: Some(ts),
+            });
+        }
+        h
+    }
+}
+
+/// Base client settings shared by producers and consumers.
+fn client_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        // librdkafka logs through our tracing subscriber via its own log; keep it terse.
+        .set("log_level", "4");
+    c
+}
+
+/// Idempotent producer of protobuf events with CloudEvents headers.
+#[derive(Clone)]
+pub struct EventProducer {
+    producer: FutureProducer,
+    source: String,
+    timeout: Duration,
+    topic_suffix: String,
+}
+
+impl EventProducer {
+    /// `source` becomes `ce_source` (e.g. `/expense-tracker/auth-service`). A publish fails
+    /// after `timeout` without an acknowledgement.
+    pub fn new(brokers: &str, source: &str, timeout: Duration) -> Result<Self, KafkaError> {
+        let producer = client_config(brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", timeout.as_millis().to_string())
+            .create()?;
+        Ok(Self {
+            producer,
+            source: source.to_owned(),
+            timeout,
+            topic_suffix: String::new(),
+        })
+    }
+
+    /// A transactional producer (for the outbox relay): `transactional_id` must be stable
+    /// across restarts of the same relay, so a restarted relay fences its predecessor and
+    /// aborts whatever batch it left open.
+    pub fn transactional(
+        brokers: &str,
+        source: &str,
+        transactional_id: &str,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let producer: FutureProducer = client_config(brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("transactional.id", transactional_id)
+            // An abandoned transaction blocks read_committed consumers until it times out.
+            .set("transaction.timeout.ms", "15000")
+            .set("message.timeout.ms", timeout.as_millis().to_string())
+            .create()?;
+        Ok(Self {
+            producer,
+            source: source.to_owned(),
+            timeout,
+            topic_suffix: String::new(),
+        })
+    }
+
+    /// Appends `suffix` to every topic this producer writes to (see [`topic_name`]).
+    pub fn with_topic_suffix(mut self, suffix: &str) -> Self {
+        self.topic_suffix = suffix.to_owned();
+        self
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Encodes and publishes `event`, returning its `ce_id` once the broker acknowledged it.
+    pub async fn publish<E: Event>(&self, event: &E) -> Result<Uuid, KafkaError> {
+        let raw = RawEvent::new(event);
+        self.send(&raw).await?;
+        Ok(raw.id)
+    }
+
+    /// Publishes a prepared event and waits for the acknowledgement.
+    pub async fn send(&self, raw: &RawEvent) -> Result<(), KafkaError> {
+        let topic = topic_name(&raw.topic, &self.topic_suffix);
+        let record = FutureRecord::to(&topic)
+            .key(raw.key.as_bytes())
+            .payload(raw.payload.as_slice())
+            .timestamp(raw.time.timestamp_millis())
+            .headers(raw.headers(&self.source));
+        self.producer
+            .send(record, self.timeout)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    }
+
+    /// Sends a message as-is (used for dead-lettering).
+    async fn send_with_headers(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: OwnedHeaders,
+    ) -> Result<(), KafkaError> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        self.producer
+            .send(record, self.timeout)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    }
+
+    /// The underlying producer, for transactions.
+    pub(crate) fn inner(&self) -> &FutureProducer {
+        &self.producer
+    }
+}
+
+/// The actual name of topic `base` in a namespace: `KAFKA_TOPIC_SUFFIX` lets tests (and
+/// shared clusters) give each app its own topics, e.g. `auth.user-registered.v1-3f2a…`.
+pub fn topic_name(base: &str, suffix: &str) -> String {
+    format!("{base}{suffix}")
+}
+
+/// Creates the topics (and their dead-letter topics) that do not exist yet. In a cluster,
+/// Strimzi KafkaTopic objects do this; locally and in tests, services call it at start-up.
+pub async fn ensure_topics(brokers: &str, topics: &[&str], partitions: i32) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
+    let mut names: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+    names.extend(topics.iter().map(|t| contracts::topics::dlq(t)));
+    let new: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let results = admin
+        .create_topics(
+            &new,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code))
+                    .inspect_err(|_| tracing::error!(%topic, "create topic"))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A decoded event with its envelope.
+#[derive(Debug, Clone)]
+pub struct Envelope<E> {
+    /// CloudEvents `ce_id`: the dedupe key.
+    pub id: Uuid,
+    pub event: E,
+    pub time: Option<DateTime<Utc>>,
+    pub source: Option<String>,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// How a handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying (database or dependency unreachable): retried with backoff, the
+    /// partition waits.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying cannot help (the event contradicts the data): dead-lettered.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<diesel::result::Error> for HandlerError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        match &e {
+            D::DatabaseError(
+                K::UniqueViolation | K::ForeignKeyViolation | K::NotNullViolation | K::CheckViolation,
+                _,
+            ) => HandlerError::Permanent(e.to_string()),
+            _ => HandlerError::Transient(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::db::PoolError> for HandlerError {
+    fn from(e: crate::db::PoolError) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+impl From<crate::Error> for HandlerError {
+    fn from(e: crate::Error) -> Self {
+        match e {
+            crate::Error::Unavailable(m) => HandlerError::Transient(m),
+            crate::Error::Internal(m) => HandlerError::Transient(m),
+            other => HandlerError::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// Where and as whom a consumer reads.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    pub brokers: String,
+    pub group_id: String,
+    pub topic: String,
+    /// Bounds of the retry backoff for transient failures.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ConsumerSettings {
+    pub fn new(brokers: &str, group_id: &str, topic: &str) -> Self {
+        Self {
+            brokers: brokers.to_owned(),
+            group_id: group_id.to_owned(),
+            topic: topic.to_owned(),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+struct HeaderCarrier<'a>(HashMap<&'a str, &'a str>);
+
+impl Extractor for HeaderCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).copied()
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().copied().collect()
+    }
+}
+
+fn header_map<'a>(msg: &'a BorrowedMessage<'a>) -> HashMap<&'a str, &'a str> {
+    let mut map = HashMap::new();
+    if let Some(h) = msg.headers() {
+        for header in h.iter() {
+            if let Some(v) = header.value.and_then(|v| std::str::from_utf8(v).ok()) {
+                map.insert(header.key, v);
+            }
+        }
+    }
+    map
+}
+
+/// Decodes a message into an envelope, or says why it cannot be.
+fn decode<E: Event>(msg: &BorrowedMessage<'_>, headers: &HashMap<&str, &str>) -> Result<Envelope<E>, String> {
+    let id = headers.get(headers::ID).ok_or("missing ce_id header")?;
+    let id = Uuid::parse_str(id).map_err(|e| format!("ce_id {id:?} is not a UUID: {e}"))?;
+    match headers.get(headers::TYPE) {
+        Some(t) if *t == E::TYPE => {}
+        Some(t) => return Err(format!("ce_type {t:?} is not {}", E::TYPE)),
+        None => return Err("missing ce_type header".into()),
+    }
+    let payload = msg.payload().ok_or("empty payload")?;
+    let event = E::decode(payload).map_err(|e| format!("undecodable {}: {e}", E::TYPE))?;
+    let time = headers
+        .get(headers::TIME)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    Ok(Envelope {
+        id,
+        event,
+        time,
+        source: headers.get(headers::SOURCE).map(|s| s.to_string()),
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+    })
+}
+
+/// Runs an at-least-once consumer of `E` until `shutdown` is cancelled.
+///
+/// For each message: decode (failure → DLQ), call `handler` (transient failure → retry with
+/// backoff until it succeeds or shutdown; permanent → DLQ), then store the offset. Offsets
+/// are committed in the background and once more on shutdown.
+pub async fn consume<E, H, Fut>(
+    settings: ConsumerSettings,
+    dlq: EventProducer,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError>
+where
+    E: Event,
+    H: Fn(Envelope<E>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), HandlerError>> + Send,
+{
+    let consumer: StreamConsumer = client_config(&settings.brokers)
+        .set("group.id", &settings.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        // The loop stores an offset only after the effect is committed.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()?;
+    consumer.subscribe(&[&settings.topic])?;
+    let dlq_topic = contracts::topics::dlq(&settings.topic);
+    tracing::info!(topic = %settings.topic, group = %settings.group_id, "consumer started");
+
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            m = consumer.recv() => m,
+        };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, topic = %settings.topic, "kafka receive error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let headers = header_map(&msg);
+        let span = tracing::info_span!(
+            "kafka.consume",
+            otel.name = %format!("{} process", settings.topic),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.destination = %settings.topic,
+            messaging.kafka.partition = msg.partition(),
+            messaging.kafka.offset = msg.offset(),
+            event_id = Empty,
+            trace_id = Empty,
+        );
+        crate::telemetry::adopt_remote_parent(&span, &HeaderCarrier(headers.clone()));
+
+        let outcome = async {
+            match decode::<E>(&msg, &headers) {
+                Ok(envelope) => {
+                    Span::current().record("event_id", envelope.id.to_string());
+                    handle_with_retry(&settings, &handler, envelope, &shutdown).await
+                }
+                Err(reason) => Some(Err(reason)),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+
+        match outcome {
+            // Shut down mid-retry: leave the offset unstored so the message is redelivered.
+            None => break,
+            Some(Ok(())) => {}
+            Some(Err(reason)) => {
+                let _g = span.enter();
+                tracing::warn!(reason = %reason, dlq = %dlq_topic, "dead-lettering message");
+                drop(_g);
+                if !dead_letter(&dlq, &dlq_topic, &settings, &msg, &reason, &shutdown).await {
+                    break;
+                }
+            }
+        }
+        if let Err(e) = consumer.store_offset_from_message(&msg) {
+            tracing::warn!(error = %e, "storing offset failed; the message may be redelivered");
+        }
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, "final commit");
+    }
+    tracing::info!(topic = %settings.topic, "consumer stopped");
+    Ok(())
+}
+
+/// Calls the handler until it succeeds (`Some(Ok)`), fails permanently (`Some(Err)`), or
+/// shutdown interrupts a retry (`None`).
+async fn handle_with_retry<E, H, Fut>(
+    settings: &ConsumerSettings,
+    handler: &H,
+    envelope: Envelope<E>,
+    shutdown: &CancellationToken,
+) -> Option<Result<(), String>>
+where
+    E: Event,
+    H: Fn(Envelope<E>) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    use backon::BackoffBuilder;
+    let mut backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(settings.min_backoff)
+        .with_max_delay(settings.max_backoff)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match handler(envelope.clone()).await {
+            Ok(()) => return Some(Ok(())),
+            Err(HandlerError::Permanent(reason)) => return Some(Err(reason)),
+            Err(HandlerError::Transient(reason)) => {
+                let delay = backoff.next().unwrap_or(settings.max_backoff);
+                tracing::warn!(attempt, error = %reason, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Copies the message to the DLQ with the reason in headers; retries until acknowledged.
+/// Returns false when shutdown interrupted it.
+async fn dead_letter(
+    dlq: &EventProducer,
+    dlq_topic: &str,
+    settings: &ConsumerSettings,
+    msg: &BorrowedMessage<'_>,
+    reason: &str,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        let mut h = OwnedHeaders::new();
+        if let Some(orig) = msg.headers() {
+            for header in orig.iter() {
+                h = h.insert(Header {
+                    key: header.key,
+                    value: header.value,
+                });
+            }
+        }
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        h = h
+            .insert(Header {
+                key: headers::DLQ_ERROR,
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: headers::DLQ_TOPIC,
+                value: Some(msg.topic()),
+            })
+            .insert(Header {
+                key: headers::DLQ_PARTITION,
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: headers::DLQ_OFFSET,
+                value: Some(&offset),
+            })
+            .insert(Header {
+                key: headers::DLQ_CONSUMER,
+                value: Some(&settings.group_id),
+            });
+        match dlq
+            .send_with_headers(dlq_topic, msg.key(), msg.payload(), h)
+            .await
+        {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::error!(error = %e, "dead-lettering failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return false,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}

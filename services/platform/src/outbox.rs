@@ -1,0 +1,225 @@
+//! Transactional outbox: a service writes its change and the event in one database
+//! transaction ([`enqueue`]); the [`Relay`] publishes unpublished rows and marks them.
+//!
+//! The relay takes rows with `FOR UPDATE SKIP LOCKED`, so several replicas share the work
+//! without publishing a row twice at once, and publishes each batch inside a Kafka
+//! transaction whose `transactional.id` is stable across restarts: a relay killed
+//! mid-batch leaves an open transaction that its successor aborts (fencing), and
+//! `read_committed` consumers never see the half batch. The one remaining window is a crash
+//! between the Kafka commit and the database commit; the batch is then published again
+//! with the same `ce_id`s, which idempotent consumers ignore.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use contracts::Event;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rdkafka::producer::Producer;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    db::PgPool,
+    kafka::{EventProducer, RawEvent},
+    schema::outbox,
+};
+
+#[derive(Debug, Insertable, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+struct OutboxRow {
+    id: Uuid,
+    topic: String,
+    key: String,
+    ce_type: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<RawEvent> for OutboxRow {
+    fn from(e: RawEvent) -> Self {
+        Self {
+            id: e.id,
+            topic: e.topic,
+            key: e.key,
+            ce_type: e.ce_type,
+            payload: e.payload,
+            traceparent: e.traceparent,
+            tracestate: e.tracestate,
+            created_at: e.time,
+        }
+    }
+}
+
+impl From<OutboxRow> for RawEvent {
+    fn from(r: OutboxRow) -> Self {
+        Self {
+            id: r.id,
+            topic: r.topic,
+            key: r.key,
+            ce_type: r.ce_type,
+            payload: r.payload,
+            time: r.created_at,
+            traceparent: r.traceparent,
+            tracestate: r.tracestate,
+        }
+    }
+}
+
+/// Writes `event` to the outbox on `conn`; call it inside the transaction that makes the
+/// change the event announces. Returns the event's `ce_id`.
+pub async fn enqueue<E: Event>(conn: &mut AsyncPgConnection, event: &E) -> QueryResult<Uuid> {
+    enqueue_raw(conn, RawEvent::new(event)).await
+}
+
+/// Writes a prepared event to the outbox (e.g. one bound for a non-default topic).
+pub async fn enqueue_raw(conn: &mut AsyncPgConnection, raw: RawEvent) -> QueryResult<Uuid> {
+    let id = raw.id;
+    diesel::insert_into(outbox::table)
+        .values(OutboxRow::from(raw))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Number of events not yet published (for health and tests).
+pub async fn pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    outbox::table
+        .filter(outbox::published_at.is_null())
+        .count()
+        .get_result(conn)
+        .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] crate::db::PoolError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("kafka transaction: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Publishes outbox rows in Kafka transactions.
+pub struct Relay {
+    pool: PgPool,
+    producer: EventProducer,
+    batch_size: i64,
+    idle_poll: Duration,
+    send_delay: Option<Duration>,
+}
+
+impl Relay {
+    /// `producer` must be transactional ([`EventProducer::transactional`]).
+    pub async fn new(pool: PgPool, producer: EventProducer) -> Result<Self, RelayError> {
+        let p = producer.clone();
+        // Fences any predecessor with the same transactional.id and aborts its open batch.
+        tokio::task::spawn_blocking(move || p.inner().init_transactions(Duration::from_secs(30))).await??;
+        Ok(Self {
+            pool,
+            producer,
+            batch_size: 500,
+            idle_poll: Duration::from_millis(100),
+            send_delay: None,
+        })
+    }
+
+    pub fn with_batch_size(mut self, n: i64) -> Self {
+        self.batch_size = n;
+        self
+    }
+
+    /// Fault injection for tests: sends a batch's events one by one with this pause, so a
+    /// test can kill the relay while a batch is half sent.
+    pub fn with_send_delay(mut self, delay: Duration) -> Self {
+        self.send_delay = Some(delay);
+        self
+    }
+
+    /// Publishes one batch; returns how many events it published.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let mut conn = self.pool.get().await?;
+        let producer = self.producer.clone();
+        let batch_size = self.batch_size;
+        let send_delay = self.send_delay;
+        conn.transaction::<usize, RelayError, _>(async move |conn| {
+            let rows: Vec<OutboxRow> = outbox::table
+                .filter(outbox::published_at.is_null())
+                .order(outbox::id)
+                .limit(batch_size)
+                .for_update()
+                .skip_locked()
+                .select(OutboxRow::as_select())
+                .load(conn)
+                .await?;
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let events: Vec<RawEvent> = rows.into_iter().map(RawEvent::from).collect();
+
+            producer.inner().begin_transaction()?;
+            let sent = match send_delay {
+                None => futures::future::join_all(events.iter().map(|e| producer.send(e))).await,
+                Some(d) => {
+                    let mut sent = Vec::with_capacity(events.len());
+                    for e in &events {
+                        sent.push(producer.send(e).await);
+                        tokio::time::sleep(d).await;
+                    }
+                    sent
+                }
+            };
+            if let Some(Err(e)) = sent.into_iter().find(|r| r.is_err()) {
+                let p = producer.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || p.inner().abort_transaction(Duration::from_secs(10)))
+                        .await;
+                return Err(e.into());
+            }
+            diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+                .set(outbox::published_at.eq(Utc::now()))
+                .execute(conn)
+                .await?;
+            let p = producer.clone();
+            tokio::task::spawn_blocking(move || p.inner().commit_transaction(Duration::from_secs(30)))
+                .await??;
+            Ok(ids.len())
+        })
+        .await
+    }
+
+    /// Relays until `shutdown`, backing off while the database or broker is down.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            let wait = match self.relay_once().await {
+                Ok(n) if n > 0 => {
+                    failures = 0;
+                    tracing::debug!(published = n, "outbox batch published");
+                    continue;
+                }
+                Ok(_) => {
+                    failures = 0;
+                    self.idle_poll
+                }
+                Err(e) => {
+                    failures += 1;
+                    let delay = Duration::from_millis(200 * 2u64.pow(failures.min(6)));
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "outbox relay failed");
+                    delay
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!("outbox relay stopped");
+    }
+}

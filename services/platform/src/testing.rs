@@ -1,0 +1,190 @@
+//! Test support shared by every service's integration tests (feature `testing`): the
+//! project's real Postgres and Kafka (started by `scripts/infra.sh`), a fresh database
+//! per test and unique topic/group names, as in zero-to-production's `spawn_app`.
+
+use std::time::Duration;
+
+use rdkafka::{
+    config::ClientConfig,
+    consumer::{Consumer, StreamConsumer},
+    message::{Headers, Message},
+};
+use uuid::Uuid;
+
+/// The running infrastructure, from `ET_PG_URL` and `KAFKA_BROKERS` (as printed by
+/// `scripts/infra.sh env`), defaulting to the script's default ports.
+#[derive(Debug, Clone)]
+pub struct Infra {
+    pub pg_url: String,
+    pub brokers: String,
+}
+
+impl Infra {
+    pub fn from_env() -> Self {
+        let env = crate::config::Env::process();
+        Self {
+            pg_url: env
+                .raw("ET_PG_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:55432".into()),
+            brokers: env
+                .raw("KAFKA_BROKERS")
+                .unwrap_or_else(|| "127.0.0.1:59092".into()),
+        }
+    }
+
+    /// Creates a database named after a fresh UUID and returns its URL.
+    pub async fn fresh_database(&self) -> String {
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        crate::db::create_database(&self.pg_url, &name).await.unwrap_or_else(|e| {
+            panic!("cannot create a test database on {} ({e}); is the infrastructure up? run `scripts/infra.sh up`", self.pg_url)
+        })
+    }
+}
+
+/// A name unique to this test run, for topics and consumer groups.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", Uuid::new_v4().simple())
+}
+
+/// One message read back from Kafka.
+#[derive(Debug, Clone)]
+pub struct ReadMessage {
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: std::collections::HashMap<String, String>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Reads `topic` from the beginning (read_committed) until `expected` messages arrived or
+/// `timeout` passed, then keeps listening for `linger` to catch extra (duplicate) messages.
+pub async fn read_topic(
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    linger: Duration,
+) -> Vec<ReadMessage> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("reader consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut out = vec![];
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut linger_until: Option<tokio::time::Instant> = None;
+    loop {
+        let until = linger_until.unwrap_or(deadline);
+        match tokio::time::timeout_at(until, consumer.recv()).await {
+            Err(_) => break,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "reader");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(Ok(m)) => {
+                let mut headers = std::collections::HashMap::new();
+                if let Some(h) = m.headers() {
+                    for x in h.iter() {
+                        if let Some(v) = x.value {
+                            headers.insert(x.key.to_owned(), String::from_utf8_lossy(v).into_owned());
+                        }
+                    }
+                }
+                out.push(ReadMessage {
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec),
+                    headers,
+                    partition: m.partition(),
+                    offset: m.offset(),
+                });
+                if out.len() >= expected && linger_until.is_none() {
+                    linger_until = Some(tokio::time::Instant::now() + linger);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Waits until `check` returns true, polling every 50 ms, for at most `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check().await
+}
+
+/// Test-only RSA keys and tokens signed with them (fixtures under platform's
+/// `tests/fixtures`; never used outside tests).
+pub mod tokens {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use uuid::Uuid;
+
+    use crate::jwt::Claims;
+
+    pub const SIGNING_KEY_PEM: &str = include_str!("../tests/fixtures/signing.key.pem");
+    pub const PUBLIC_KEY_PEM: &str = include_str!("../tests/fixtures/signing.pub.pem");
+    pub const OTHER_KEY_PEM: &str = include_str!("../tests/fixtures/other.key.pem");
+    pub const KID: &str = "dev-1";
+    pub const ISSUER: &str = "expense-tracker";
+    pub const AUDIENCE: &str = "expense-tracker-api";
+
+    /// Environment variables that make a service accept [`access_token`]s.
+    pub fn verifier_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("JWT_PUBLIC_KEY_PEM", PUBLIC_KEY_PEM),
+            ("JWT_KEY_ID", KID),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+        ]
+    }
+
+    pub fn claims(user_id: Uuid) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            iss: ISSUER.into(),
+            sub: user_id.to_string(),
+            aud: AUDIENCE.into(),
+            exp: now + 900,
+            iat: now,
+            nbf: now,
+            jti: Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// Signs `claims` with the test key under `kid`.
+    pub fn sign(claims: &Claims, key_pem: &str, kid: &str) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        encode(
+            &header,
+            claims,
+            &EncodingKey::from_rsa_pem(key_pem.as_bytes()).expect("test key"),
+        )
+        .expect("sign")
+    }
+
+    /// A valid 15-minute access token for `user_id`.
+    pub fn access_token(user_id: Uuid) -> String {
+        sign(&claims(user_id), SIGNING_KEY_PEM, KID)
+    }
+
+    /// `Bearer <token>` as metadata value.
+    pub fn bearer(user_id: Uuid) -> tonic::metadata::MetadataValue<tonic::metadata::Ascii> {
+        format!("Bearer {}", access_token(user_id))
+            .parse()
+            .expect("ascii token")
+    }
+}

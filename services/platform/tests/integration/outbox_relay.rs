@@ -1,0 +1,122 @@
+//! The transactional outbox: events written with a change are published exactly once,
+//! even when the relay process is SIGKILLed in the middle of a batch and restarted.
+
+use std::{collections::HashMap, process::Stdio, time::Duration};
+
+use contracts::events::UserRegistered;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use platform::{
+    kafka::RawEvent,
+    outbox,
+    testing::{read_topic, unique},
+};
+use tokio::process::{Child, Command};
+
+const EVENTS: usize = 600;
+
+fn spawn_relay(db_url: &str, brokers: &str, tx_id: &str, delay_ms: u64) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_outbox-relay"))
+        .env("DATABASE_URL", db_url)
+        .env("KAFKA_BROKERS", brokers)
+        .env("OUTBOX_TRANSACTIONAL_ID", tx_id)
+        .env("OUTBOX_BATCH_SIZE", "100")
+        .env("OUTBOX_SEND_DELAY_MS", delay_ms.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("outbox-relay binary")
+}
+
+async fn pending(conn: &mut AsyncPgConnection) -> i64 {
+    outbox::pending(conn).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outbox_event_is_published_exactly_once_even_when_the_relay_is_killed_mid_batch() {
+    let infra = crate::infra();
+    let db = infra.fresh_database().await;
+    platform::db::migrate(&db, platform::db::PLATFORM_MIGRATIONS)
+        .await
+        .unwrap();
+    let topic = unique("outbox-test");
+    platform::kafka::ensure_topics(&infra.brokers, &[&topic], 3)
+        .await
+        .unwrap();
+
+    // The events, written as a service would: inside its own transactions.
+    let mut conn = AsyncPgConnection::establish(&db).await.unwrap();
+    let mut ids = vec![];
+    for i in 0..EVENTS {
+        let mut raw = RawEvent::new(&UserRegistered {
+            user_id: format!("user-{}", i % 17),
+            email: format!("u{i}@example.com"),
+            ..Default::default()
+        });
+        raw.topic = topic.clone();
+        ids.push(outbox::enqueue_raw(&mut conn, raw).await.unwrap());
+    }
+    assert_eq!(pending(&mut conn).await, EVENTS as i64);
+
+    // First relay: slow sends (5 ms apart), so a 100-event batch takes ~0.5 s. Kill it
+    // with SIGKILL once at least one batch is committed and another is half sent.
+    let tx_id = unique("relay");
+    let mut first = spawn_relay(&db, &infra.brokers, &tx_id, 5);
+    let killed_mid_batch = platform::testing::eventually(Duration::from_secs(60), || {
+        let db = db.clone();
+        async move {
+            let mut c = AsyncPgConnection::establish(&db).await.unwrap();
+            pending(&mut c).await <= (EVENTS - 100) as i64
+        }
+    })
+    .await;
+    assert!(killed_mid_batch, "the first relay never committed a batch");
+    tokio::time::sleep(Duration::from_millis(220)).await; // into the next batch
+    first.kill().await.unwrap();
+    let left_behind = pending(&mut conn).await;
+    assert!(
+        left_behind > 0 && left_behind < EVENTS as i64,
+        "kill landed mid-run ({left_behind} pending)"
+    );
+
+    // A successor with the same transactional id fences the dead relay's open transaction.
+    let mut second = spawn_relay(&db, &infra.brokers, &tx_id, 0);
+    let drained = platform::testing::eventually(Duration::from_secs(60), || {
+        let db = db.clone();
+        async move {
+            let mut c = AsyncPgConnection::establish(&db).await.unwrap();
+            pending(&mut c).await == 0
+        }
+    })
+    .await;
+    second.kill().await.unwrap();
+    assert!(drained, "the second relay did not drain the outbox");
+
+    let messages = read_topic(
+        &infra.brokers,
+        &topic,
+        EVENTS,
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    )
+    .await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for m in &messages {
+        *seen.entry(m.headers["ce_id"].clone()).or_default() += 1;
+    }
+    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicated events on the topic: {duplicates:?}"
+    );
+    assert_eq!(messages.len(), EVENTS, "every event exactly once");
+    for id in &ids {
+        assert_eq!(seen.get(&id.to_string()), Some(&1), "event {id} missing");
+    }
+    // CloudEvents binary-mode headers on every message.
+    let m = &messages[0];
+    assert_eq!(m.headers["ce_specversion"], "1.0");
+    assert_eq!(m.headers["ce_type"], "expense_tracker.events.v1.UserRegistered");
+    assert_eq!(m.headers["content-type"], "application/protobuf");
+    assert!(m.headers.contains_key("ce_time") && m.headers.contains_key("ce_source"));
+}

@@ -1,0 +1,5 @@
+//! Profiles in Postgres.
+
+pub mod models;
+pub mod queries;
+pub mod schema;

@@ -1,0 +1,5 @@
+//! user-service against the real PostgreSQL and Kafka: the app is spawned on port 0 with a
+//! fresh database and its own topics.
+
+mod helpers;
+mod profiles;

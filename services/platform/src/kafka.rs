@@ -167,7 +167,8 @@ impl EventProducer {
             .set("transactional.id", transactional_id)
             // An abandoned transaction blocks read_committed consumers until it times out.
             .set("transaction.timeout.ms", "15000")
-            .set("message.timeout.ms", timeout.as_millis().to_string())
+            // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+            .set("message.timeout.ms", timeout.as_millis().min(15_000).to_string())
             .create()?;
         Ok(Self {
             producer,

@@ -35,6 +35,11 @@ impl Drop for TelemetryGuard {
 /// `info`), each with the current span's `trace_id`, plus the OpenTelemetry layer.
 /// Safe to call more than once (tests): later calls keep the first subscriber.
 pub fn init(service_name: &str) -> TelemetryGuard {
+    init_with(service_name, true)
+}
+
+/// As [`init`]; `logs: false` keeps stdout quiet (tests) while spans still get trace ids.
+pub fn init_with(service_name: &str, logs: bool) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let resource = Resource::builder()
@@ -60,15 +65,10 @@ pub fn init(service_name: &str) -> TelemetryGuard {
         .with_current_span(true)
         .with_span_list(false)
         .with_target(true);
-    let quiet = std::env::var("TEST_LOG").is_err() && cfg!(test);
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(tracing_opentelemetry::layer().with_tracer(tracer));
-    let _ = if quiet {
-        registry.try_init()
-    } else {
-        registry.with(fmt).try_init()
-    };
+    let _ = if logs { registry.with(fmt).try_init() } else { registry.try_init() };
     TelemetryGuard
 }
 

@@ -20,7 +20,12 @@ pub struct Infra {
 }
 
 impl Infra {
+    /// Reads the settings and installs telemetry once (logs only when `TEST_LOG` is set).
     pub fn from_env() -> Self {
+        static TELEMETRY: std::sync::Once = std::sync::Once::new();
+        TELEMETRY.call_once(|| {
+            std::mem::forget(crate::telemetry::init_with("tests", std::env::var("TEST_LOG").is_ok()));
+        });
         let env = crate::config::Env::process();
         Self {
             pg_url: env

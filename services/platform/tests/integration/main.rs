@@ -7,10 +7,7 @@ mod outbox_relay;
 
 use platform::testing::Infra;
 
+/// The infrastructure; also installs quiet telemetry (logs when TEST_LOG is set).
 pub fn infra() -> Infra {
-    // Logs stay quiet unless TEST_LOG is set.
-    if std::env::var("TEST_LOG").is_ok() {
-        let _ = platform::telemetry::init("platform-tests");
-    }
     Infra::from_env()
 }

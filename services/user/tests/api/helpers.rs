@@ -20,9 +20,6 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    if std::env::var("TEST_LOG").is_ok() {
-        let _ = platform::telemetry::init("user-service-tests");
-    }
     let infra = Infra::from_env();
     let db = infra.fresh_database().await;
     let suffix = format!("-{}", unique("t"));

@@ -1,0 +1,229 @@
+//! Bank and wallet messages: telling a debit (an expense) from a credit, an OTP, a balance
+//! alert, a reminder or a promotion, none of which may be guessed into an expense.
+
+use super::token::Token;
+
+/// Looks like a bank or wallet SMS rather than something a person typed.
+pub(crate) fn is_bank_style(tokens: &[Token]) -> bool {
+    let mut hits = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        let w = t.lower.as_ref();
+        let strong = t.is_word()
+            && matches!(
+                w,
+                "debited"
+                    | "credited"
+                    | "acct"
+                    | "upi"
+                    | "vpa"
+                    | "avl"
+                    | "txn"
+                    | "refno"
+                    | "neft"
+                    | "imps"
+                    | "rtgs"
+                    | "utr"
+                    | "rrn"
+                    | "a/c"
+            );
+        // "A/c", "a/c"
+        let account = t.is_word()
+            && w == "a"
+            && tokens.get(i + 1).is_some_and(|n| n.is_sym('/'))
+            && tokens
+                .get(i + 2)
+                .is_some_and(|n| n.lower == "c" || n.lower == "cno");
+        // "XX1234", "**1234"
+        let masked = t.is_num()
+            && i > 0
+            && !t.space_before
+            && (tokens[i - 1].lower.chars().all(|c| c == 'x') || tokens[i - 1].is_sym('*'));
+        if strong || account || masked {
+            hits += 1;
+        }
+    }
+    hits >= 1
+}
+
+/// What one pass over the words found.
+#[derive(Default)]
+struct Signals {
+    past_debit: bool,
+    purchase: bool,
+    offer: bool,
+    txn: bool,
+    at_or_on: bool,
+    dr: bool,
+    credit: bool,
+    added: bool,
+    wallet_or_account: bool,
+    got: bool,
+    back: bool,
+    otp: bool,
+    failed: bool,
+    could_not: bool,
+    processed: bool,
+    requested: bool,
+    paid_or_spent: bool,
+    promo: u32,
+    percent: bool,
+    due: bool,
+    will_be: bool,
+    future_verb: bool,
+    reminder: bool,
+    scheduled: bool,
+    balance: bool,
+}
+
+/// Why the text is not an expense, if it is not one.
+pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> {
+    let word = |i: usize| -> &str {
+        tokens
+            .get(i)
+            .filter(|t| t.is_word())
+            .map_or("", |t| t.lower.as_ref())
+    };
+    let mut s = Signals {
+        percent: tokens.iter().any(|t| t.is_sym('%')),
+        ..Signals::default()
+    };
+    for i in 0..tokens.len() {
+        let w = word(i);
+        if w.is_empty() {
+            continue;
+        }
+        let next = word(i + 1);
+        match w {
+            "debited" | "spent" | "paid" | "withdrawn" | "withdrew" | "purchased" | "sent" | "charged"
+            | "deducted" | "bought" | "payed" | "transferred" | "debit" => {
+                s.past_debit = true;
+                s.paid_or_spent |= matches!(w, "paid" | "spent");
+                s.future_verb |= matches!(w, "debited" | "charged" | "deducted");
+            }
+            "purchase" => s.purchase = true,
+            "txn" | "transaction" => s.txn = true,
+            "at" | "on" => s.at_or_on = true,
+            "dr" => s.dr = true,
+            "credited" | "received" | "refund" | "refunded" | "refunds" | "deposited" | "reversed"
+            | "reversal" | "cr" | "salary" => s.credit = true,
+            "added" => s.added = true,
+            "wallet" | "account" => s.wallet_or_account = true,
+            "got" => s.got = true,
+            "back" => s.back = true,
+            // "123456 is your OTP", but not "never share your OTP".
+            "otp" | "otps" | "passcode" => {
+                let from = i.saturating_sub(4);
+                let disclaimer = (from..i).any(|k| {
+                    matches!(
+                        word(k),
+                        "share" | "disclose" | "never" | "not" | "don't" | "dont" | "asks" | "ask"
+                    )
+                });
+                s.otp |= !disclaimer;
+            }
+            "one" if next == "time" && matches!(word(i + 2), "password" | "pin") => s.otp = true,
+            "verification" if next == "code" => s.otp = true,
+            "failed" | "declined" | "unsuccessful" | "rejected" | "insufficient" => s.failed = true,
+            "could" if next == "not" => s.could_not = true,
+            "processed" => s.processed = true,
+            "requested" => s.requested = true,
+            "collect" | "payment" if next == "request" => s.requested = true,
+            "due" if next != "to" => s.due = true,
+            "will" if next == "be" => s.will_be = true,
+            "reminder" | "statement" => s.reminder = true,
+            "scheduled" => s.scheduled = true,
+            "bill" if next == "generated" => s.reminder = true,
+            "balance" | "bal" | "avl" => s.balance = true,
+            "available" if next == "limit" => s.balance = true,
+            _ => {}
+        }
+        s.offer |= matches!(w, "offer" | "offers");
+        s.promo += match w {
+            "preapproved" | "pre-approved" | "t&c" | "tnc" | "t&cs" | "coupon" | "promo" | "http"
+            | "https" | "www" | "click" | "hurry" | "unsubscribe" => 2,
+            "pre" if next == "approved" => 2,
+            "apply" if next == "now" => 2,
+            "use" if next == "code" => 2,
+            "shop" | "book" | "order" | "download" if next == "now" => 2,
+            "off" if s.percent => 2,
+            "upto" | "avail" | "eligible" | "exclusive" | "win" | "voucher" | "claim" | "offer"
+            | "offers" | "sale" | "deal" | "deals" | "discount" | "loan" | "cashback" | "get" | "flat"
+            | "extra" | "save" => 1,
+            "up" if next == "to" => 1,
+            _ => 0,
+        };
+    }
+    let past_debit =
+        s.past_debit || (s.purchase && !s.offer) || (bank && s.txn && s.at_or_on) || (bank && s.dr);
+    let credit = s.credit || (s.added && s.wallet_or_account) || (s.got && s.back);
+
+    if s.otp {
+        return Some("OTP");
+    }
+    if s.failed || (s.could_not && s.processed) {
+        return Some("failed or declined transaction");
+    }
+    if s.requested && !s.paid_or_spent {
+        return Some("payment request");
+    }
+    if credit && !past_debit {
+        return Some("credit");
+    }
+    if s.promo >= 3 && !past_debit {
+        return Some("promotion");
+    }
+    let future_debit = s.will_be || s.scheduled;
+    let reminder = s.due || (s.will_be && s.future_verb) || s.reminder || s.scheduled;
+    if reminder && (!past_debit || future_debit) && (bank || s.due) {
+        return Some("payment reminder");
+    }
+    if s.balance && !past_debit && !credit && (bank || s.wallet_or_account) {
+        return Some("balance alert");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::token::tokenize;
+    use super::*;
+
+    fn classify(text: &str) -> Option<&'static str> {
+        let t = tokenize(text);
+        non_expense(&t, is_bank_style(&t))
+    }
+
+    #[test]
+    fn debits_are_expenses() {
+        for text in [
+            "Rs.250.00 debited from a/c **1234 on 12-01-24 to VPA swiggy@ybl (UPI Ref No 401234567890). Not you? Call 18002586161",
+            "Dear UPI user A/C X1234 debited by 250.0 on date 12Jan24 trf to SWIGGY Refno 401234567890. If not u? call 1800111109. -SBI",
+            "ICICI Bank Acct XX123 debited for Rs 250.00 on 12-Jan-24; SWIGGY credited. UPI:401234567890. Call 18002662 for dispute.",
+            "You've spent Rs.1,499.00 on your HDFC Bank Credit Card xx1234 at AMAZON PAY on 2024-01-12. Never share your OTP with anyone.",
+            "spent 20 on lunch",
+        ] {
+            assert_eq!(classify(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn non_expenses_are_named() {
+        let cases = [
+            ("123456 is your OTP for txn of INR 2,500.00 at AMAZON. Valid for 10 mins. Do not share it.", "OTP"),
+            ("Use one time password 4455 to log in", "OTP"),
+            ("Rs.5,000.00 credited to your A/c XX1234 on 12-01-24 by NEFT. Avl Bal Rs.12,000.00", "credit"),
+            ("Refund of Rs 250 for your Swiggy order has been processed", "credit"),
+            ("received 500 from mom", "credit"),
+            ("Your A/c XX1234 balance is Rs 5,000.00 as on 12-Jan-24", "balance alert"),
+            ("Get flat 20% off on your next order! Use code SAVE20. T&C apply", "promotion"),
+            ("Congratulations! You have a pre-approved personal loan of Rs 5,00,000. Apply now: http://x.co", "promotion"),
+            ("Your card payment of Rs 499 to Netflix failed due to insufficient balance", "failed or declined transaction"),
+            ("Your credit card bill of Rs 12,345 is due on 05-Feb. Min amount due Rs 620", "payment reminder"),
+            ("Rs 649 will be debited from your a/c for Netflix on 12-Feb", "payment reminder"),
+            ("Ramesh has requested money from you. On approving, Rs 500 will be debited", "payment request"),
+        ];
+        for (text, reason) in cases {
+            assert_eq!(classify(text), Some(reason), "{text}");
+        }
+    }
+}

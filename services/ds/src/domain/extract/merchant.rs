@@ -1,0 +1,744 @@
+//! Merchants: where the money went.
+//!
+//! Candidates come from the places a merchant is named in ("at X", "@X", "from X",
+//! "to X", "X: 12.50", "X - 40", "40 EUR X ...", bank SMS "to VPA x@ybl", "Info: UPI/..."),
+//! plus any well-known brand mentioned; the best-placed one wins. A phrase is cut at
+//! prepositions, dates, times, numbers and punctuation, and generic places or people
+//! ("the airport", "a bar", "mom") name no merchant.
+
+use super::lexicon::{Merchant, LEXICON};
+use super::token::{Kind, Token};
+use super::{Analysis, Role};
+
+/// The merchant found, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub name: String,
+    pub known: Option<&'static Merchant>,
+    pub first: usize,
+    pub last: usize,
+}
+
+/// Words that end a merchant phrase.
+#[rustfmt::skip]
+fn is_stop(w: &str) -> bool {
+    matches!(
+        w,
+        "for" | "on" | "with" | "via" | "using" | "by" | "from" | "to" | "in" | "at" | "into"
+            | "onto" | "near" | "around" | "yesterday" | "today" | "tonight" | "ago" | "or"
+            | "but" | "ref" | "refno" | "upi" | "txn" | "avl" | "bal" | "info" | "not" | "call"
+            | "is" | "was" | "has" | "have" | "had" | "paid" | "spent" | "bought" | "pay" | "got"
+            | "buy" | "get" | "per" | "each" | "incl" | "including" | "plus" | "total" | "dated"
+            | "date" | "time" | "vpa" | "card" | "ending" | "thru" | "through" | "towards"
+            | "after" | "before" | "during" | "while" | "when" | "then" | "so" | "because" | "as"
+            | "also" | "again" | "last" | "this" | "next" | "every" | "tomorrow" | "morning"
+            | "evening" | "night" | "afternoon" | "if" | "please" | "pls" | "dear" | "your" | "my"
+            | "our" | "a/c" | "acct" | "account" | "bank" | "wallet" | "credit" | "debit"
+            | "debited" | "credited" | "sent" | "received" | "transfer" | "trf" | "ltd" | "pvt"
+            | "private" | "limited" | "inc" | "llc" | "gmbh" | "sa" | "srl" | "which" | "that"
+            | "who" | "where" | "it" | "will" | "would" | "can" | "could" | "should" | "just"
+            | "only" | "about" | "approx" | "approximately" | "like" | "least" | "once" | "all"
+            | "since" | "till" | "until" | "between" | "against" | "rs" | "inr" | "amount" | "amt"
+            | "payment" | "order" | "bill" | "purchase" | "ticket" | "tickets" | "reference"
+            | "status" | "go" | "went" | "going" | "do" | "did" | "done" | "make" | "made"
+            | "take" | "took" | "drink" | "eat" | "ate" | "and"
+    )
+}
+
+/// Stop words that end a name even when capitalised ("RAMESH STALL Refno", "Casa Pepe On
+/// Monday"); the other stop words may be part of a capitalised name ("Plus Florence").
+#[rustfmt::skip]
+fn is_hard_stop(w: &str) -> bool {
+    matches!(
+        w,
+        "for" | "on" | "with" | "via" | "using" | "by" | "from" | "to" | "in" | "at" | "into"
+            | "onto" | "near" | "yesterday" | "today" | "tonight" | "ago" | "ref" | "refno"
+            | "upi" | "txn" | "avl" | "bal" | "info" | "not" | "call" | "is" | "was" | "has"
+            | "have" | "had" | "paid" | "spent" | "bought" | "vpa" | "card" | "ending" | "dated"
+            | "date" | "towards" | "a/c" | "acct" | "account" | "debited" | "credited" | "trf"
+            | "rs" | "inr" | "amount" | "amt" | "or" | "but" | "ltd" | "pvt" | "limited" | "inc"
+            | "llc" | "gmbh" | "srl" | "tomorrow" | "if" | "your" | "my" | "our" | "bank"
+            | "wallet" | "credit" | "debit" | "sent" | "received" | "transfer" | "reference"
+    )
+}
+
+/// Connectors allowed inside a capitalised name ("Advent of Code", "Marks & Spencer").
+#[rustfmt::skip]
+fn is_connector(w: &str) -> bool {
+    matches!(
+        w,
+        "of" | "de" | "da" | "di" | "do" | "du" | "del" | "della" | "la" | "le" | "les" | "los"
+            | "las" | "el" | "van" | "von" | "der" | "den" | "and" | "n" | "the" | "y" | "e"
+            | "und" | "et"
+    )
+}
+
+/// Nouns before "to" that make it a destination ("bus to Katowice"), not a payee.
+#[rustfmt::skip]
+fn is_route_word(w: &str) -> bool {
+    matches!(
+        w,
+        "bus" | "train" | "flight" | "flights" | "taxi" | "cab" | "ride" | "ticket" | "tickets"
+            | "trip" | "tram" | "metro" | "ferry" | "drive" | "uber" | "ola" | "lyft" | "auto"
+            | "rickshaw" | "fare" | "way" | "return" | "journey" | "commute" | "went" | "going"
+            | "go" | "back" | "travel" | "fly" | "flew" | "flying" | "coach" | "boat" | "shuttle"
+            | "transfer" | "walk" | "lift" | "home" | "airport" | "plane" | "subway" | "rapido"
+            | "bike" | "scooter"
+    )
+}
+
+/// Words before "to" that make it no payment ("due to rain", "next to", "have to").
+#[rustfmt::skip]
+fn is_not_payee_before_to(w: &str) -> bool {
+    matches!(
+        w,
+        "due" | "thanks" | "according" | "next" | "close" | "similar" | "compared" | "up"
+            | "want" | "wanted" | "have" | "has" | "had" | "need" | "needed" | "used" | "able"
+            | "trying" | "try" | "tried" | "how" | "where" | "what" | "like" | "listen" | "talk"
+            | "talked" | "moved" | "came" | "come" | "welcome" | "ticket" | "tickets" | "visit"
+    )
+}
+
+#[rustfmt::skip]
+fn is_determiner(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "my"
+            | "our"
+            | "your"
+            | "his"
+            | "her"
+            | "their"
+            | "its"
+            | "this"
+            | "that"
+            | "these"
+            | "those"
+            | "some"
+            | "any"
+            | "every"
+            | "each"
+            | "one"
+            | "two"
+            | "few"
+            | "several"
+            | "many"
+            | "another"
+            | "other"
+            | "same"
+            | "no"
+    )
+}
+
+/// Noise in bank "Info:" lines and VPAs.
+#[rustfmt::skip]
+fn is_bank_noise(w: &str) -> bool {
+    matches!(
+        w,
+        "upi" | "p2m" | "p2a" | "pos" | "imps" | "neft" | "rtgs" | "ach" | "mmt" | "ecom" | "bil"
+            | "onl" | "vps" | "vin" | "nach" | "ecs" | "atm" | "cash" | "wdl" | "txn" | "ref"
+            | "payment" | "paymen" | "pay" | "bank" | "ltd" | "pvt" | "india" | "in" | "ind"
+            | "yes" | "hdfc" | "icici" | "sbi" | "axis" | "kotak" | "paytm" | "ybl" | "okaxis"
+            | "okhdfcbank" | "oksbi" | "okicici" | "ibl" | "axl" | "apl" | "upi_ref" | "collect"
+            | "request" | "sent" | "using" | "from" | "to" | "via" | "mandate" | "autopay" | "dr"
+            | "cr" | "trf" | "transfer" | "q" | "qr" | "merchant" | "debit" | "credit" | "card"
+            | "a" | "c" | "no" | "rrn" | "utr" | "id"
+    )
+}
+
+struct Ctx<'t, 'a> {
+    a: &'t Analysis<'a>,
+}
+
+impl<'t, 'a> Ctx<'t, 'a> {
+    fn tokens(&self) -> &'t [Token<'a>] {
+        &self.a.tokens
+    }
+
+    fn word(&self, i: usize) -> Option<&'t str> {
+        self.a
+            .tokens
+            .get(i)
+            .filter(|t| t.is_word())
+            .map(|t| t.lower.as_ref())
+    }
+
+    fn free(&self, i: usize) -> bool {
+        self.a.roles.get(i) == Some(&Role::Free)
+    }
+
+    /// Capital letters carry meaning here (not an all-caps or Every Word Capped text).
+    fn informative_caps(&self, i: usize) -> bool {
+        !self.a.style.shouting && !self.a.style.title_case && self.a.tokens[i].is_capitalized()
+    }
+
+    /// A known merchant at `i`, if allowed there.
+    fn known_at(&self, i: usize, in_slot: bool) -> Option<(usize, &'static Merchant)> {
+        if !self.free(i) {
+            return None;
+        }
+        let hit = LEXICON.merchants.longest_at(self.tokens(), i, false)?;
+        let m: &'static Merchant = hit.value;
+        if (i..i + hit.len).any(|k| !self.free(k)) {
+            return None;
+        }
+        let t = &self.tokens()[i];
+        if m.instrument && !in_slot {
+            return None;
+        }
+        if m.ambiguous && !in_slot {
+            // Outside a slot an ambiguous name must look like one: capitalised ("Orange"),
+            // and an acronym in capitals ("INA", not the name "Ana").
+            let acronym = m.name.len() <= 4 && m.name.chars().all(|c| !c.is_lowercase());
+            let written_as_name = if acronym {
+                t.is_all_caps() || t.is_num()
+            } else {
+                t.is_capitalized() || t.is_num()
+            };
+            if !written_as_name {
+                return None;
+            }
+        }
+        Some((hit.len, m))
+    }
+
+    /// Whether the word at `i` is a plain common word (generic place/person or a category
+    /// keyword): such a word alone is no merchant name.
+    fn common(&self, i: usize) -> bool {
+        let Some(w) = self.word(i) else { return false };
+        LEXICON.generic.contains(w)
+            || LEXICON.keyword_words.contains(w)
+            || super::lexicon::singular(w).is_some_and(|s| {
+                LEXICON.keyword_words.contains(s.as_ref()) || LEXICON.generic.contains(s.as_ref())
+            })
+            || is_stop(w)
+            || is_determiner(w)
+    }
+
+    /// A merchant phrase starting at `start`. `in_slot` is true after "at"/"@"/"from"/"to".
+    fn phrase(&self, start: usize, in_slot: bool) -> Option<Found> {
+        let tokens = self.tokens();
+        let mut i = start;
+        // "at the Hilton" vs "at the airport"
+        if self.word(i) == Some("the") {
+            let next_is_name = i + 1 < tokens.len()
+                && (self.informative_caps(i + 1) || self.known_at(i + 1, in_slot).is_some());
+            if !next_is_name {
+                return None;
+            }
+            i += 1;
+        }
+        if i >= tokens.len() || !self.free(i) {
+            return None;
+        }
+        if let Some(hit) = LEXICON.merchants.longest_at(tokens, i, false) {
+            if hit.value.instrument && !in_slot {
+                return None; // "Chase: ...", "PayPal 20": the way of paying, not the payee
+            }
+        }
+        if let Some((len, m)) = self.known_at(i, in_slot) {
+            return Some(Found {
+                name: m.name.to_owned(),
+                known: Some(m),
+                first: i,
+                last: i + len - 1,
+            });
+        }
+        let first = &tokens[i];
+        let w = self.word(i)?;
+        let glued_next = tokens.get(i + 1).is_some_and(|n| !n.space_before);
+        // "at Plus Florence": a capitalised soft stop word opening a capitalised name.
+        let opens_name = self.informative_caps(i)
+            && !is_hard_stop(w)
+            && i + 1 < tokens.len()
+            && self.free(i + 1)
+            && self.informative_caps(i + 1);
+        if (is_determiner(w) && !glued_next) || (is_stop(w) && !opens_name) {
+            return None;
+        }
+        if self.a.style.bank && is_bank_noise(w) {
+            return None; // "towards NACH mandate", "to UPI"
+        }
+        let caps = self.informative_caps(i);
+        let max_words = if caps { 6 } else { 3 };
+        let mut last = i;
+        let mut words = 0;
+        let mut j = i;
+        while j < tokens.len() && words < max_words {
+            if !self.free(j) {
+                break;
+            }
+            let t = &tokens[j];
+            match t.kind {
+                Kind::Word => {
+                    let lw = t.lower.as_ref();
+                    let glued_to_prev = j > i && !t.space_before;
+                    if j > i && !glued_to_prev {
+                        if caps {
+                            if !self.informative_caps(j) && !t.is_all_caps() {
+                                // "Advent of Code", "Marks and Spencer"
+                                let bridge = is_connector(lw)
+                                    && j + 1 < tokens.len()
+                                    && self.free(j + 1)
+                                    && self.informative_caps(j + 1);
+                                if !bridge {
+                                    break;
+                                }
+                            } else if is_stop(lw) && (is_hard_stop(lw) || !t.is_capitalized()) {
+                                break;
+                            }
+                        } else if self.common(j) {
+                            break;
+                        }
+                    }
+                    if j == i && !caps && self.common(j) && !glued_next {
+                        return None;
+                    }
+                    let part_of_name =
+                        caps && t.is_capitalized() && !is_hard_stop(lw) && (j > i || opens_name);
+                    if is_stop(lw) && !part_of_name {
+                        if j == i {
+                            return None;
+                        }
+                        break;
+                    }
+                    if !glued_to_prev {
+                        words += 1;
+                    }
+                    last = j;
+                }
+                Kind::Num => {
+                    // Only glued into a name: "7-Eleven", "Studio54", "Rema 1000" is not.
+                    let glued = j > i && !t.space_before && tokens[j - 1].kind != Kind::Num;
+                    let leads_name = j == i
+                        && tokens
+                            .get(j + 1)
+                            .is_some_and(|n| !n.space_before && (n.is_word() || n.lower == "-"));
+                    if !(glued || leads_name) {
+                        break;
+                    }
+                    last = j;
+                }
+                Kind::Sym => {
+                    let glued_both = !t.space_before
+                        && tokens
+                            .get(j + 1)
+                            .is_some_and(|n| !n.space_before && n.kind != Kind::Sym);
+                    let inner = match t.lower.as_ref() {
+                        "&" => tokens.get(j + 1).is_some_and(|n| n.is_word()),
+                        "'" | "." | "-" | "+" | "!" => glued_both,
+                        _ => false,
+                    };
+                    let plus_suffix =
+                        t.lower == "+" && !t.space_before && tokens.get(j + 1).is_none_or(|n| n.space_before);
+                    if !(inner || plus_suffix) {
+                        break;
+                    }
+                    last = j;
+                }
+            }
+            j += 1;
+        }
+        // Trim trailing connectors and symbols.
+        while last > i {
+            let t = &tokens[last];
+            if t.kind == Kind::Sym && t.lower != "+" || t.is_word() && is_connector(&t.lower) {
+                last -= 1;
+            } else {
+                break;
+            }
+        }
+        // A lone common word names no merchant ("Coffee: 4.50", "at Work"), unless it is
+        // capitalised inside a sentence after "at" ("fuel at Petrol"): then it is a name.
+        if last == i && self.common(i) {
+            let w = first.lower.as_ref();
+            let generic = LEXICON.generic.contains(w) || is_stop(w) || is_determiner(w);
+            let named_in_slot = in_slot && caps && i > 0 && !generic;
+            if !named_in_slot {
+                return None;
+            }
+        }
+        Some(Found {
+            name: self.display(i, last),
+            known: None,
+            first: i,
+            last,
+        })
+    }
+
+    /// The merchant as shown: as written, with all-caps bank names and all-lowercase
+    /// typing turned to Title Case ("AMAZON RETAIL" → "Amazon Retail", "pikapika" →
+    /// "Pikapika"); short all-caps names stay ("KFC").
+    fn display(&self, first: usize, last: usize) -> String {
+        let tokens = self.tokens();
+        let mut out = String::new();
+        let any_lower = tokens[first..=last]
+            .iter()
+            .any(|t| t.raw.chars().any(char::is_lowercase));
+        let any_upper = tokens[first..=last]
+            .iter()
+            .any(|t| t.raw.chars().any(char::is_uppercase));
+        for (k, t) in tokens[first..=last].iter().enumerate() {
+            if k > 0 && t.space_before {
+                out.push(' ');
+            }
+            // All-caps words are title-cased ("AMAZON RETAIL" → "Amazon Retail") unless short
+            // enough to be an acronym ("KFC"; in typed text also "IKEA").
+            let letters = t.raw.chars().filter(|c| c.is_alphabetic()).count();
+            let min = if self.a.style.shouting || self.a.style.bank {
+                4
+            } else {
+                5
+            };
+            let long_word_in_phrase = tokens[first..=last]
+                .iter()
+                .any(|t| t.raw.chars().filter(|c| c.is_alphabetic()).count() >= min);
+            let shout = !any_lower && (letters >= min || last > first && long_word_in_phrase && letters >= 2);
+            if t.is_word() && (shout || !any_upper) {
+                // Title-case the word.
+                let lower = t.raw.to_lowercase();
+                let mut chars = lower.chars();
+                if let Some(c) = chars.next() {
+                    out.extend(c.to_uppercase());
+                    out.push_str(chars.as_str());
+                }
+            } else {
+                out.push_str(t.raw);
+            }
+        }
+        out
+    }
+
+    /// "to" at `i` introduces a destination rather than a payee.
+    fn is_route_to(&self, i: usize) -> bool {
+        let tokens = self.tokens();
+        if i == 0 {
+            return false;
+        }
+        let p = i - 1;
+        let prev = &tokens[p];
+        if prev.is_word() && (is_route_word(&prev.lower) || is_not_payee_before_to(&prev.lower)) {
+            return true;
+        }
+        // "Malmö to Copenhagen": a place name right before.
+        if prev.is_word() && p > 0 && self.informative_caps(p) && self.free(p) {
+            return true;
+        }
+        false
+    }
+
+    /// "from X to Y": the X of a route.
+    fn is_route_from(&self, found: &Found) -> bool {
+        self.word(found.last + 1) == Some("to")
+    }
+}
+
+/// UPI handles: "swiggy@ybl", "zomato-order@paytm", "9876543210@ybl".
+fn from_vpa(cx: &Ctx) -> Option<Found> {
+    let tokens = cx.tokens();
+    for (k, t) in tokens.iter().enumerate() {
+        if !(t.is_sym('@') && !t.space_before && k > 0) {
+            continue;
+        }
+        if !tokens.get(k + 1).is_some_and(|n| !n.space_before && n.is_word()) {
+            continue;
+        }
+        // The local part: glued tokens before '@'.
+        let mut s = k;
+        while s > 0 && !tokens[s].space_before {
+            s -= 1;
+        }
+        let local = &tokens[s..k];
+        // Known merchant inside the handle ("swiggy.stores@axb").
+        for (off, lt) in local.iter().enumerate() {
+            if lt.is_word() {
+                if let Some(hit) = LEXICON.merchants.longest_at(tokens, s + off, false) {
+                    if !hit.value.instrument {
+                        return Some(Found {
+                            name: hit.value.name.to_owned(),
+                            known: Some(hit.value),
+                            first: s,
+                            last: k + 1,
+                        });
+                    }
+                }
+            }
+        }
+        let word = local
+            .iter()
+            .find(|lt| lt.is_word() && lt.lower.chars().count() >= 3 && !is_bank_noise(&lt.lower))?;
+        let mut name = String::new();
+        let mut chars = word.lower.chars();
+        if let Some(c) = chars.next() {
+            name.extend(c.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+        return Some(Found {
+            name,
+            known: None,
+            first: s,
+            last: k + 1,
+        });
+    }
+    None
+}
+
+/// "Info: UPI/P2M/412345678901/SWIGGY LIMITED/..." and similar slash-separated lines.
+fn from_info(cx: &Ctx) -> Option<Found> {
+    let tokens = cx.tokens();
+    let start = tokens
+        .iter()
+        .position(|t| t.is_word() && matches!(t.lower.as_ref(), "info" | "desc" | "narration" | "remarks"))?;
+    let mut k = start + 1;
+    if tokens.get(k).is_some_and(|t| t.is_sym(':') || t.is_sym('-')) {
+        k += 1;
+    }
+    // Segments split on '/', '*', '-' or '_'.
+    let mut seg_start = k;
+    let mut j = k;
+    while j <= tokens.len() {
+        let at_end = j == tokens.len();
+        let sep = !at_end
+            && tokens[j].kind == Kind::Sym
+            && matches!(tokens[j].lower.as_ref(), "/" | "*" | "-" | "_" | "|");
+        let stop = !at_end
+            && tokens[j].kind == Kind::Sym
+            && matches!(tokens[j].lower.as_ref(), "." | ";" | "," | "(" | ")")
+            && tokens.get(j + 1).is_none_or(|n| n.space_before);
+        if at_end || sep || stop {
+            let seg = &tokens[seg_start..j];
+            let words: Vec<&Token> = seg.iter().filter(|t| t.is_word()).collect();
+            let meaningful = !words.is_empty()
+                && seg.iter().all(|t| t.kind != Kind::Num || !t.space_before)
+                && words
+                    .iter()
+                    .any(|t| t.lower.chars().count() >= 3 && !is_bank_noise(&t.lower));
+            if meaningful {
+                let first = seg_start;
+                let mut last = j - 1;
+                while last > first && !tokens[last].is_word() {
+                    last -= 1;
+                }
+                if let Some((_, m)) = cx.known_at(first, true) {
+                    return Some(Found {
+                        name: m.name.to_owned(),
+                        known: Some(m),
+                        first,
+                        last,
+                    });
+                }
+                // Drop trailing bank words ("SWIGGY LIMITED").
+                while last > first && tokens[last].is_word() && is_stop(&tokens[last].lower) {
+                    last -= 1;
+                }
+                return Some(Found {
+                    name: cx.display(first, last),
+                    known: None,
+                    first,
+                    last,
+                });
+            }
+            if stop || at_end {
+                return None;
+            }
+            seg_start = j + 1;
+        }
+        j += 1;
+    }
+    None
+}
+
+/// ICICI style: "Acct XX123 debited for Rs 250.00 on 12-Jan-24; SWIGGY credited."
+fn before_credited(cx: &Ctx) -> Option<Found> {
+    let tokens = cx.tokens();
+    let c = tokens.iter().position(|t| t.is_word() && t.lower == "credited")?;
+    let debit_before = tokens[..c]
+        .iter()
+        .any(|t| t.is_word() && matches!(t.lower.as_ref(), "debited" | "debit" | "spent" | "paid" | "sent"));
+    if !debit_before || c == 0 {
+        return None;
+    }
+    let last = c - 1;
+    let mut first = last;
+    loop {
+        let t = &tokens[first];
+        let name_like = t.is_capitalized() || t.is_all_caps();
+        if !t.is_word() || !name_like || !cx.free(first) || is_stop(&t.lower) || cx.common(first) {
+            if first == last {
+                return None;
+            }
+            first += 1;
+            break;
+        }
+        if first == 0 || last - first >= 4 {
+            break;
+        }
+        first -= 1;
+    }
+    if !tokens[first].is_word() {
+        return None;
+    }
+    let known = cx
+        .known_at(first, true)
+        .filter(|(len, _)| first + len - 1 == last);
+    Some(Found {
+        name: known.map_or_else(|| cx.display(first, last), |(_, m)| m.name.to_owned()),
+        known: known.map(|(_, m)| m),
+        first,
+        last,
+    })
+}
+
+pub(crate) fn find(a: &Analysis) -> Option<Found> {
+    let cx = Ctx { a };
+    let tokens = cx.tokens();
+    let mut best: Option<(i32, usize, Found)> = None;
+    let mut offer = |priority: i32, found: Found| {
+        let priority = priority + if found.known.is_some() { 10 } else { 0 };
+        let better = match &best {
+            None => true,
+            Some((p, pos, _)) => priority > *p || priority == *p && found.first < *pos,
+        };
+        if better {
+            best = Some((priority, found.first, found));
+        }
+    };
+
+    if a.style.bank {
+        if let Some(f) = from_vpa(&cx) {
+            offer(90, f);
+        }
+        if let Some(f) = from_info(&cx) {
+            offer(88, f);
+        }
+        if let Some(f) = before_credited(&cx) {
+            offer(85, f);
+        }
+    }
+
+    for (i, t) in tokens.iter().enumerate() {
+        if !cx.free(i) {
+            continue;
+        }
+        let w = t.lower.as_ref();
+        // "@Biedronka", "@ Biedronka" (but not "swiggy@ybl").
+        let at_sign = t.is_sym('@') && (t.space_before || i == 0);
+        if t.is_word() && w == "at" || at_sign {
+            if let Some(f) = cx.phrase(i + 1, true) {
+                offer(80, f);
+            }
+        } else if t.is_word()
+            && w == "with"
+            && i > 0
+            && matches!(
+                tokens[i - 1].lower.as_ref(),
+                "transaction" | "txn" | "purchase" | "payment" | "order"
+            )
+        {
+            // "You made a $42.17 transaction with TARGET"
+            if let Some(f) = cx.phrase(i + 1, true) {
+                offer(80, f);
+            }
+        } else if t.is_word() && matches!(w, "from" | "to" | "towards" | "trf") {
+            if w == "to" && cx.is_route_to(i) {
+                continue;
+            }
+            if w == "from" && a.style.bank {
+                continue;
+            }
+            // "to VPA swiggy@ybl" is handled above.
+            if cx.word(i + 1) == Some("vpa") {
+                continue;
+            }
+            if let Some(f) = cx.phrase(i + 1, true) {
+                if w == "from" && cx.is_route_from(&f) {
+                    continue;
+                }
+                offer(55, f);
+            }
+        }
+    }
+
+    // "Biedronka 69.00 HRK", "KFC - dinner - 14.14", "Psychodela: 13.93": a name first.
+    if let Some(start) = (0..tokens.len()).find(|&k| cx.free(k)) {
+        let only_dates_before = (0..start).all(|k| matches!(a.roles[k], Role::Date | Role::Time));
+        if only_dates_before && (start == 0 || tokens[start].is_word()) {
+            let named = cx.informative_caps(start) || cx.known_at(start, false).is_some();
+            if named {
+                if let Some(f) = cx.phrase(start, false) {
+                    let next = tokens.get(f.last + 1);
+                    // An acronym before an item is a name too ("ZET tram 4 kn", "DB ticket").
+                    let acronym = f.first == f.last
+                        && tokens[f.first].is_all_caps()
+                        && tokens[f.first].raw.chars().count() <= 5;
+                    let follows_ok = match next {
+                        None => f.known.is_some(),
+                        Some(n) => {
+                            matches!(a.roles[f.last + 1], Role::Amount | Role::Currency)
+                                || n.is_sym(':')
+                                || (n.is_sym('-') && n.space_before)
+                                || n.is_sym('–')
+                                || f.known.is_some()
+                                || (acronym && n.is_word() && !n.is_capitalized())
+                        }
+                    };
+                    let route = cx.word(f.last + 1) == Some("to");
+                    // "Prague: Albert 245 CZK": a label, then the name right before the amount.
+                    let labelled = next.is_some_and(|n| n.is_sym(':'))
+                        && f.known.is_none()
+                        && f.last + 2 < tokens.len()
+                        && cx.informative_caps(f.last + 2);
+                    let after_label = labelled
+                        .then(|| cx.phrase(f.last + 2, false))
+                        .flatten()
+                        .filter(|g| {
+                            g.last + 1 < tokens.len()
+                                && matches!(a.roles[g.last + 1], Role::Amount | Role::Currency)
+                        });
+                    if let Some(g) = after_label {
+                        offer(62, g);
+                    } else if follows_ok && !route {
+                        offer(60, f);
+                    }
+                }
+            }
+        }
+    }
+
+    // "101.39 zł Carrefour supplies", "2018-10-05 Uber 20,52", "4 days ago Ryanair".
+    for i in 1..tokens.len() {
+        let after_block = !cx.free(i - 1) && cx.free(i);
+        if !after_block || !(cx.informative_caps(i) || cx.known_at(i, false).is_some()) {
+            continue;
+        }
+        if let Some(f) = cx.phrase(i, false) {
+            if cx.word(f.last + 1) == Some("to") {
+                continue; // a route: "30 EUR Berlin to Hamburg"
+            }
+            offer(50, f);
+        }
+    }
+
+    // A known brand anywhere ("uber to office 250", "netflix 649"): it beats an unknown
+    // payee after "to" ("for LIC OF INDIA").
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Some((len, m)) = cx.known_at(i, false) {
+            offer(
+                50,
+                Found {
+                    name: m.name.to_owned(),
+                    known: Some(m),
+                    first: i,
+                    last: i + len - 1,
+                },
+            );
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+
+    best.map(|(_, _, f)| f)
+}

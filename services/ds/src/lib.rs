@@ -1,0 +1,3 @@
+//! ds-service: turns a sentence about a purchase into a structured expense.
+
+pub mod domain;

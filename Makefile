@@ -39,11 +39,17 @@ test: ## Start the infrastructure, run lint and every test, stop what was starte
 	eval "$$($(INFRA) env)"; \
 	echo "== tests against PostgreSQL at $$ET_PG_URL and Kafka at $$KAFKA_BROKERS"; \
 	$(MAKE) --no-print-directory lint; \
+	gateway/kong/validate.sh; \
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 .PHONY: run
 run: ## Bring the whole mesh up locally and print how to try it
 	@scripts/run.sh
+
+.PHONY: kong-config
+kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the protos
+	$(CARGO) run -q -p edge -- kong-config --out gateway/kong/kong.yml
+	$(CARGO) run -q -p edge -- proto-bundle --out gateway/kong/protos
 
 .PHONY: eval
 eval: ## Extractor accuracy on ../shared/eval/extraction-dev.jsonl

@@ -17,7 +17,6 @@ use std::{
 
 use http::{Request, Response};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{body::Body, server::NamedService, service::Routes, Status};
 use tower::{Layer, Service};
 use tracing::{field::Empty, Instrument};
@@ -117,7 +116,9 @@ impl GrpcServer {
             .layer(auth)
             .serve_with_incoming_shutdown(
                 self.routes.routes(),
-                TcpListenerStream::new(self.listener),
+                // tonic sets TCP_NODELAY only on sockets it binds itself; without it Nagle's
+                // algorithm holds each response until the client's delayed ACK (~40 ms per RPC).
+                tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true)),
                 shutdown,
             )
             .await

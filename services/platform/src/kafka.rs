@@ -257,7 +257,9 @@ pub async fn ensure_topics(brokers: &str, topics: &[&str], partitions: i32) -> R
     let results = admin
         .create_topics(
             &new,
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            &AdminOptions::new()
+                .operation_timeout(Some(Duration::from_secs(10)))
+                .request_timeout(Some(Duration::from_secs(10))),
         )
         .await?;
     for r in results {

@@ -68,7 +68,11 @@ pub fn init_with(service_name: &str, logs: bool) -> TelemetryGuard {
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(tracing_opentelemetry::layer().with_tracer(tracer));
-    let _ = if logs { registry.with(fmt).try_init() } else { registry.try_init() };
+    let _ = if logs {
+        registry.with(fmt).try_init()
+    } else {
+        registry.try_init()
+    };
     TelemetryGuard
 }
 

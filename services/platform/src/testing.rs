@@ -24,7 +24,10 @@ impl Infra {
     pub fn from_env() -> Self {
         static TELEMETRY: std::sync::Once = std::sync::Once::new();
         TELEMETRY.call_once(|| {
-            std::mem::forget(crate::telemetry::init_with("tests", std::env::var("TEST_LOG").is_ok()));
+            std::mem::forget(crate::telemetry::init_with(
+                "tests",
+                std::env::var("TEST_LOG").is_ok(),
+            ));
         });
         let env = crate::config::Env::process();
         Self {

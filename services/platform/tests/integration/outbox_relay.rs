@@ -21,8 +21,19 @@ fn spawn_relay(db_url: &str, brokers: &str, tx_id: &str, delay_ms: u64) -> Child
         .env("OUTBOX_TRANSACTIONAL_ID", tx_id)
         .env("OUTBOX_BATCH_SIZE", "100")
         .env("OUTBOX_SEND_DELAY_MS", delay_ms.to_string())
-        .env("RUST_LOG", if std::env::var("TEST_LOG").is_ok() { "info" } else { "warn" })
-        .stdout(if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
+        .env(
+            "RUST_LOG",
+            if std::env::var("TEST_LOG").is_ok() {
+                "info"
+            } else {
+                "warn"
+            },
+        )
+        .stdout(if std::env::var("TEST_LOG").is_ok() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .kill_on_drop(true)
         .spawn()
         .expect("outbox-relay binary")

@@ -1,0 +1,245 @@
+//! gateway/kong/kong.yml and the proto bundle are generated, checked in, and complete.
+
+use std::{collections::BTreeSet, path::PathBuf};
+
+use edge::{api, kong, Config};
+use prost_reflect::{DescriptorPool, Value};
+
+use crate::helpers::manifest_dir;
+
+fn kong_dir() -> PathBuf {
+    manifest_dir().join("../kong")
+}
+
+fn edge_config() -> Config {
+    Config::load(&manifest_dir().join("edge.yaml")).expect("gateway/edge/edge.yaml loads")
+}
+
+#[test]
+fn the_checked_in_kong_yml_is_up_to_date() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let fresh = kong::kong_yaml(&config, &pool).unwrap();
+    let checked_in = std::fs::read_to_string(kong_dir().join("kong.yml")).unwrap_or_default();
+    assert!(
+        fresh == checked_in,
+        "gateway/kong/kong.yml is stale: run `make kong-config` \
+         (cargo run -p edge -- kong-config --out gateway/kong/kong.yml)"
+    );
+}
+
+#[test]
+fn the_checked_in_proto_bundle_is_up_to_date() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let root = config.resolve(config.proto_root.as_deref().unwrap());
+    let files = kong::bundle::bundle(&root, &kong::services(&config, &pool).unwrap()).unwrap();
+    let dir = kong_dir().join("protos");
+    let on_disk = kong::bundle::list(&dir).unwrap();
+    let stale = on_disk != files.keys().cloned().collect::<Vec<_>>()
+        || files
+            .iter()
+            .any(|(p, bytes)| std::fs::read(dir.join(p)).ok().as_deref() != Some(bytes.as_slice()));
+    assert!(
+        !stale,
+        "gateway/kong/protos is stale: run `make kong-config` \
+         (cargo run -p edge -- proto-bundle --out gateway/kong/protos)"
+    );
+}
+
+/// (METHOD, Kong path) of every `google.api.http` rule, read straight from the
+/// descriptor set (not through the edge's own code).
+fn annotated_routes(pool: &DescriptorPool) -> BTreeSet<(String, String, String)> {
+    let ext = pool.get_extension_by_name("google.api.http").unwrap();
+    let mut out = BTreeSet::new();
+    for service in pool.services() {
+        for method in service.methods() {
+            let opts = method.options();
+            if !opts.has_extension(&ext) {
+                continue;
+            }
+            let rule = opts.get_extension(&ext).as_message().unwrap().clone();
+            let mut rules = vec![rule.clone()];
+            if let Some(Value::List(extra)) = rule
+                .get_field_by_name("additional_bindings")
+                .map(|v| v.into_owned())
+            {
+                rules.extend(extra.into_iter().map(|b| b.as_message().unwrap().clone()));
+            }
+            for r in rules {
+                for verb in ["get", "post", "put", "patch", "delete"] {
+                    if let Some(Value::String(path)) = r.get_field_by_name(verb).map(|v| v.into_owned()) {
+                        if r.has_field_by_name(verb) {
+                            let re = regex_of(&path);
+                            out.insert((service.full_name().to_owned(), verb.to_uppercase(), re));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn regex_of(template: &str) -> String {
+    let mut out = String::from("~");
+    let mut in_var = false;
+    for c in template.chars() {
+        match c {
+            '{' => in_var = true,
+            '}' => {
+                in_var = false;
+                out.push_str("[^/]+");
+            }
+            _ if in_var => {}
+            '.' => out.push_str("\\."),
+            c => out.push(c),
+        }
+    }
+    out.push('$');
+    out
+}
+
+#[test]
+fn every_annotated_route_appears_in_kong_yml_and_nothing_else_does() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let expected = annotated_routes(&pool);
+    assert_eq!(expected.len(), 15, "the API table of ARCHITECTURE.md");
+
+    let text = std::fs::read_to_string(kong_dir().join("kong.yml")).unwrap();
+    let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(doc["_format_version"], "3.0");
+    let mut found = BTreeSet::new();
+    for service in doc["services"].as_array().unwrap() {
+        assert_eq!(service["protocol"], "grpc");
+        let name = service["name"].as_str().unwrap();
+        let gateway = &service["plugins"][0];
+        assert_eq!(gateway["name"], "grpc-gateway");
+        let proto = gateway["config"]["proto"].as_str().unwrap();
+        let rel = proto.strip_prefix("/usr/local/kong/protos/").unwrap();
+        assert!(
+            kong_dir().join("protos").join(rel).exists(),
+            "{proto} is in the bundle"
+        );
+        for route in service["routes"].as_array().unwrap() {
+            assert_eq!(route["protocols"], serde_json::json!(["http", "https"]));
+            assert_eq!(route["strip_path"], false);
+            let methods: Vec<&str> = route["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap())
+                .collect();
+            let paths = route["paths"].as_array().unwrap();
+            assert_eq!(paths.len(), 1);
+            for m in methods.iter().filter(|m| **m != "OPTIONS") {
+                let added = found.insert((
+                    name.to_owned(),
+                    m.to_string(),
+                    paths[0].as_str().unwrap().to_owned(),
+                ));
+                assert!(added, "duplicate route {m} {}", paths[0]);
+            }
+            let public = config.is_public(name, route["name"].as_str().unwrap().rsplit('.').next().unwrap());
+            let jwt = route["plugins"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["name"] == "jwt"));
+            assert_eq!(jwt, !public, "jwt on {} exactly when not public", route["name"]);
+        }
+    }
+    assert_eq!(found, expected);
+
+    let consumer = &doc["consumers"][0]["jwt_secrets"][0];
+    assert_eq!(consumer["algorithm"], "RS256");
+    assert_eq!(consumer["key"], "expense-tracker");
+    assert!(consumer["rsa_public_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    let plugins: BTreeSet<&str> = doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in [
+        "correlation-id",
+        "cors",
+        "post-function",
+        "rate-limiting",
+        "request-size-limiting",
+    ] {
+        assert!(plugins.contains(p), "global plugin {p}");
+    }
+}
+
+#[test]
+fn kong_yml_passes_deck_validate_when_deck_is_installed() {
+    let path = kong_dir().join("kong.yml");
+    match std::process::Command::new("deck")
+        .arg("validate")
+        .arg("-s")
+        .arg(&path)
+        .output()
+    {
+        Err(_) => eprintln!("deck is not installed; gateway/kong/validate.sh installs it"),
+        Ok(out) => assert!(
+            out.status.success(),
+            "deck validate failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+#[test]
+fn the_edge_config_reads_the_same_from_toml() {
+    let toml = r#"
+listen = "127.0.0.1:9090"
+public = ["a.B"]
+[upstreams."a.B"]
+address = "127.0.0.1:1"
+[rate_limit]
+minute = 5
+"#;
+    let c = Config::from_toml_str(toml, &manifest_dir()).unwrap();
+    assert_eq!(c.listen.port(), 9090);
+    assert!(c.is_public("a.B", "M"));
+    assert_eq!(c.upstreams["a.B"].uri(), "http://127.0.0.1:1");
+    assert_eq!(c.rate_limit.minute, Some(5));
+}
+
+#[test]
+fn the_post_function_writes_the_edges_error_bodies_when_luajit_is_installed() {
+    let text = std::fs::read_to_string(kong_dir().join("kong.yml")).unwrap();
+    let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    let post = doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "post-function")
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("edge-post-function-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = dir.join("header_filter.lua");
+    let body = dir.join("body_filter.lua");
+    std::fs::write(&header, post["config"]["header_filter"][0].as_str().unwrap()).unwrap();
+    std::fs::write(&body, post["config"]["body_filter"][0].as_str().unwrap()).unwrap();
+    let harness = manifest_dir().join("tests/api/post_function_harness.lua");
+    let run = std::process::Command::new("luajit")
+        .arg(&harness)
+        .arg(&header)
+        .arg(&body)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    match run {
+        Err(_) => eprintln!("luajit is not installed; the post-function Lua was not run"),
+        Ok(out) => assert!(
+            out.status.success(),
+            "post-function Lua failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}

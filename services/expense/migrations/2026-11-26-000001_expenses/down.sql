@@ -1,0 +1,2 @@
+DROP TABLE deleted_users;
+DROP TABLE expenses;

@@ -1,0 +1,422 @@
+//! A batching at-least-once Kafka consumer: the semantics of `platform::kafka::consume`,
+//! with many messages per database transaction instead of one (throughput: one commit per
+//! batch instead of one per event). Written to move into platform as-is.
+//!
+//! For each batch (up to `max_messages`, or whatever arrived within `max_wait` of the first):
+//! 1. decode every message; one that cannot be decoded is dead-lettered;
+//! 2. drop repeats of a `ce_id` inside the batch (a producer retry, a replay);
+//! 3. call the handler once with the rest. It applies them in one transaction, skipping
+//!    events already recorded in `processed_events`, and names the ones it refuses for good
+//!    (dead-lettered). A transient failure retries the whole batch with backoff, never
+//!    skipping it; a permanent failure of the batch as a whole splits it into one-event
+//!    batches, so only the culprit is dead-lettered;
+//! 4. only then store the offsets (committed in the background and on shutdown).
+//!
+//! Dead letters go to `<topic>.dlq` with the original key, payload and headers, plus
+//! `dlq_error` and the original topic/partition/offset, exactly as platform's consumer.
+
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    sync::Arc,
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use contracts::Event;
+use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
+use platform::kafka::{headers, ConsumerSettings, Envelope, HandlerError};
+use rdkafka::{
+    config::ClientConfig,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    error::KafkaError,
+    message::{Header, Headers, Message, OwnedHeaders, OwnedMessage},
+    producer::{FutureProducer, FutureRecord},
+    Offset, TopicPartitionList,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{field::Empty, Instrument};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use uuid::Uuid;
+
+/// Where, as whom and how much at a time a batching consumer reads.
+#[derive(Debug, Clone)]
+pub struct BatchSettings {
+    pub consumer: ConsumerSettings,
+    /// Most messages handed to the handler at once.
+    pub max_messages: usize,
+    /// How long to wait for more messages once the first one arrived.
+    pub max_wait: Duration,
+}
+
+/// An event the handler refuses for good (its content contradicts the rules): it is
+/// dead-lettered with `reason`. `index` is its position in the batch given to the handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// Runs the consumer until `shutdown` is cancelled. `handler` gets each batch as a shared
+/// slice (retries reuse it) and answers the events it refused.
+pub async fn consume_batches<E, H, Fut>(
+    settings: BatchSettings,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError>
+where
+    E: Event,
+    H: Fn(Arc<[Envelope<E>]>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>> + Send,
+{
+    let s = &settings.consumer;
+    let consumer: StreamConsumer = client_config(&s.brokers)
+        .set("group.id", &s.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        // The loop stores offsets only after the batch's effect is committed.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()?;
+    consumer.subscribe(&[&s.topic])?;
+    let dlq = DeadLetters::new(&s.brokers, &s.topic, &s.group_id)?;
+    tracing::info!(topic = %s.topic, group = %s.group_id, max_messages = settings.max_messages, "batch consumer started");
+
+    while let Some(batch) = next_batch(&consumer, &settings, &shutdown).await {
+        let span = tracing::info_span!(
+            "kafka.consume_batch",
+            otel.name = %format!("{} process", s.topic),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.destination = %s.topic,
+            messaging.batch.message_count = batch.len(),
+            trace_id = Empty,
+        );
+        link_producers(&span, &batch);
+        let done = process(&settings, &handler, &dlq, &batch, &shutdown)
+            .instrument(span)
+            .await;
+        // Shut down mid-batch: leave the offsets unstored so the batch is redelivered.
+        if !done {
+            break;
+        }
+        store_offsets(&consumer, &batch);
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, "final commit");
+    }
+    tracing::info!(topic = %s.topic, "batch consumer stopped");
+    Ok(())
+}
+
+fn client_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers).set("log_level", "4");
+    c
+}
+
+/// Waits for a first message (or shutdown: `None`), then takes whatever else arrives
+/// within `max_wait`, up to `max_messages`.
+async fn next_batch(
+    consumer: &StreamConsumer,
+    settings: &BatchSettings,
+    shutdown: &CancellationToken,
+) -> Option<Vec<OwnedMessage>> {
+    let first = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            m = consumer.recv() => match m {
+                Ok(m) => break m.detach(),
+                Err(e) => {
+                    tracing::warn!(error = %e, topic = %settings.consumer.topic, "kafka receive error");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+        }
+    };
+    let mut batch = Vec::with_capacity(settings.max_messages.min(4096));
+    batch.push(first);
+    let deadline = tokio::time::Instant::now() + settings.max_wait;
+    while batch.len() < settings.max_messages {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => batch.push(m.detach()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, topic = %settings.consumer.topic, "kafka receive error");
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Decodes, dedupes, handles and dead-letters one batch. `false` when shutdown interrupted
+/// it before everything was committed or dead-lettered.
+async fn process<E, H, Fut>(
+    settings: &BatchSettings,
+    handler: &H,
+    dlq: &DeadLetters,
+    batch: &[OwnedMessage],
+    shutdown: &CancellationToken,
+) -> bool
+where
+    E: Event,
+    H: Fn(Arc<[Envelope<E>]>) -> Fut,
+    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>>,
+{
+    let mut dead: Vec<(usize, String)> = vec![];
+    let mut positions: Vec<usize> = vec![];
+    let mut envelopes: Vec<Envelope<E>> = vec![];
+    let mut seen: HashSet<Uuid> = HashSet::with_capacity(batch.len());
+    for (i, msg) in batch.iter().enumerate() {
+        match decode::<E>(msg) {
+            Ok(env) if seen.insert(env.id) => {
+                positions.push(i);
+                envelopes.push(env);
+            }
+            Ok(env) => tracing::debug!(event_id = %env.id, "repeated in the batch; skipping"),
+            Err(reason) => dead.push((i, reason)),
+        }
+    }
+    let total = envelopes.len();
+    if total > 0 {
+        let envelopes: Arc<[Envelope<E>]> = envelopes.into();
+        match handle_with_retry(settings, handler, envelopes.clone(), shutdown).await {
+            None => return false,
+            Some(Ok(rejected)) => dead.extend(located(rejected, &positions)),
+            Some(Err(reason)) if total == 1 => dead.push((positions[0], reason)),
+            Some(Err(reason)) => {
+                tracing::warn!(%reason, events = total, "batch failed permanently; retrying its events one by one");
+                for (k, env) in envelopes.iter().enumerate() {
+                    let one: Arc<[Envelope<E>]> = Arc::from(vec![env.clone()]);
+                    match handle_with_retry(settings, handler, one, shutdown).await {
+                        None => return false,
+                        Some(Ok(rejected)) => dead.extend(located(rejected, &positions[k..=k])),
+                        Some(Err(reason)) => dead.push((positions[k], reason)),
+                    }
+                }
+            }
+        }
+    }
+    dead.sort_by_key(|(i, _)| *i);
+    for (i, reason) in dead {
+        tracing::warn!(%reason, partition = batch[i].partition(), offset = batch[i].offset(), dlq = %dlq.topic, "dead-lettering message");
+        if !dlq.send(&batch[i], &reason, shutdown).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// The batch positions of rejected events. An index outside the batch is a handler bug:
+/// logged and ignored.
+fn located(rejected: Vec<Rejected>, positions: &[usize]) -> Vec<(usize, String)> {
+    rejected
+        .into_iter()
+        .filter_map(|r| match positions.get(r.index) {
+            Some(&i) => Some((i, r.reason)),
+            None => {
+                tracing::error!(index = r.index, reason = %r.reason, "handler rejected an event outside the batch");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Calls the handler until it succeeds (`Some(Ok)`), fails permanently (`Some(Err)`), or
+/// shutdown interrupts a retry (`None`).
+async fn handle_with_retry<E, H, Fut>(
+    settings: &BatchSettings,
+    handler: &H,
+    batch: Arc<[Envelope<E>]>,
+    shutdown: &CancellationToken,
+) -> Option<Result<Vec<Rejected>, String>>
+where
+    E: Event,
+    H: Fn(Arc<[Envelope<E>]>) -> Fut,
+    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>>,
+{
+    use backon::BackoffBuilder;
+    let mut backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(settings.consumer.min_backoff)
+        .with_max_delay(settings.consumer.max_backoff)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match handler(batch.clone()).await {
+            Ok(rejected) => return Some(Ok(rejected)),
+            Err(HandlerError::Permanent(reason)) => return Some(Err(reason)),
+            Err(HandlerError::Transient(reason)) => {
+                let delay = backoff.next().unwrap_or(settings.consumer.max_backoff);
+                tracing::warn!(attempt, error = %reason, events = batch.len(), retry_in_ms = delay.as_millis() as u64, "transient failure; retrying the batch");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Stores, per partition, the offset after the batch's last message.
+fn store_offsets(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
+    let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+    for m in batch {
+        let e = next.entry((m.topic(), m.partition())).or_insert(0);
+        *e = (*e).max(m.offset() + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+            tracing::warn!(error = %e, "building the offset list");
+        }
+    }
+    // Fails for partitions revoked meanwhile: their new owner redelivers, which changes nothing.
+    if let Err(e) = consumer.store_offsets(&tpl) {
+        tracing::warn!(error = %e, "storing offsets failed; the batch may be redelivered");
+    }
+}
+
+struct HeaderCarrier<'a>(HashMap<&'a str, &'a str>);
+
+impl Extractor for HeaderCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).copied()
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().copied().collect()
+    }
+}
+
+fn header_map(msg: &OwnedMessage) -> HashMap<&str, &str> {
+    let mut map = HashMap::new();
+    if let Some(h) = msg.headers() {
+        for header in h.iter() {
+            if let Some(v) = header.value.and_then(|v| std::str::from_utf8(v).ok()) {
+                map.insert(header.key, v);
+            }
+        }
+    }
+    map
+}
+
+/// A batch has many producers: its span *links* to each message's trace (OpenTelemetry's
+/// messaging convention) instead of having one parent. At most 128 links. Uses the global
+/// propagator that `platform::telemetry::init` installs (W3C trace context).
+fn link_producers(span: &tracing::Span, batch: &[OwnedMessage]) {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        for msg in batch.iter().take(128) {
+            let cx = propagator.extract(&HeaderCarrier(header_map(msg)));
+            let sc = cx.span().span_context().clone();
+            if sc.is_valid() {
+                span.add_link(sc);
+            }
+        }
+    });
+    span.record("trace_id", platform::telemetry::trace_id(span).as_str());
+}
+
+/// Decodes a message into an envelope, or says why it cannot be (platform's rules).
+fn decode<E: Event>(msg: &OwnedMessage) -> Result<Envelope<E>, String> {
+    let headers = header_map(msg);
+    let id = headers.get(headers::ID).ok_or("missing ce_id header")?;
+    let id = Uuid::parse_str(id).map_err(|e| format!("ce_id {id:?} is not a UUID: {e}"))?;
+    match headers.get(headers::TYPE) {
+        Some(t) if *t == E::TYPE => {}
+        Some(t) => return Err(format!("ce_type {t:?} is not {}", E::TYPE)),
+        None => return Err("missing ce_type header".into()),
+    }
+    let payload = msg.payload().ok_or("empty payload")?;
+    let event = E::decode(payload).map_err(|e| format!("undecodable {}: {e}", E::TYPE))?;
+    let time = headers
+        .get(headers::TIME)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    Ok(Envelope {
+        id,
+        event,
+        time,
+        source: headers.get(headers::SOURCE).map(|s| s.to_string()),
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+    })
+}
+
+// === impl DeadLetters ===
+
+/// The dead-letter producer: platform's `EventProducer` sends only CloudEvents it builds
+/// itself, so dead letters (a copy of the original) need a producer of their own.
+struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    group_id: String,
+}
+
+impl DeadLetters {
+    fn new(brokers: &str, topic: &str, group_id: &str) -> Result<Self, KafkaError> {
+        let producer = client_config(brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "10000")
+            .create()?;
+        Ok(Self {
+            producer,
+            topic: contracts::topics::dlq(topic),
+            group_id: group_id.to_owned(),
+        })
+    }
+
+    /// Copies `msg` to the DLQ with `reason`; retries until acknowledged. `false` when
+    /// shutdown interrupted it.
+    async fn send(&self, msg: &OwnedMessage, reason: &str, shutdown: &CancellationToken) -> bool {
+        loop {
+            let mut h = OwnedHeaders::new();
+            if let Some(orig) = msg.headers() {
+                for header in orig.iter() {
+                    h = h.insert(Header {
+                        key: header.key,
+                        value: header.value,
+                    });
+                }
+            }
+            let partition = msg.partition().to_string();
+            let offset = msg.offset().to_string();
+            for (key, value) in [
+                (headers::DLQ_ERROR, reason),
+                (headers::DLQ_TOPIC, msg.topic()),
+                (headers::DLQ_PARTITION, partition.as_str()),
+                (headers::DLQ_OFFSET, offset.as_str()),
+                (headers::DLQ_CONSUMER, self.group_id.as_str()),
+            ] {
+                h = h.insert(Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(h);
+            if let Some(k) = msg.key() {
+                record = record.key(k);
+            }
+            if let Some(p) = msg.payload() {
+                record = record.payload(p);
+            }
+            match self.producer.send(record, Duration::from_secs(10)).await {
+                Ok(_) => return true,
+                Err((e, _)) => {
+                    tracing::error!(error = %e, "dead-lettering failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+}

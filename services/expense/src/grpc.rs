@@ -1,0 +1,272 @@
+//! The gRPC adapter: authenticate, parse the request into domain types, call the store,
+//! map the result. The user always comes from the verified token, never from the request.
+
+use chrono::{DateTime, Utc};
+use contracts::expense::{
+    self as pb, expense_service_server::ExpenseService, CreateExpenseRequest, DeleteExpenseRequest,
+    DeleteExpenseResponse, GetExpenseRequest, ListExpensesRequest, ListExpensesResponse,
+    SummarizeExpensesRequest, SummarizeExpensesResponse, SummaryGroup, UpdateExpenseRequest,
+};
+use diesel_async::AsyncConnection;
+use domain::Currency;
+use platform::{db::PgPool, grpc::caller, Error};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{
+        format_minor_total, next_page_token, parse_id, Cursor, Expense, ExpenseError, ExpenseUpdate,
+        ListInput, ListQuery, ManualInput, SummaryQuery, UpdateInput,
+    },
+    store::{models::ExpenseRow, queries},
+};
+
+pub struct ExpenseGrpc {
+    pool: PgPool,
+}
+
+impl ExpenseGrpc {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl From<ExpenseError> for Error {
+    fn from(e: ExpenseError) -> Self {
+        match e {
+            ExpenseError::Invalid(_) => Error::invalid(e.to_string()),
+            ExpenseError::NotFound => Error::not_found(e.to_string()),
+        }
+    }
+}
+
+/// Errors of a transaction: the domain's, the database's, or a stored row that does not parse.
+enum TxError {
+    Domain(ExpenseError),
+    Db(diesel::result::Error),
+    Internal(Error),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<TxError> for Error {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Domain(e) => e.into(),
+            TxError::Db(e) => e.into(),
+            TxError::Internal(e) => e,
+        }
+    }
+}
+
+fn to_proto(e: Expense) -> pb::Expense {
+    pb::Expense {
+        id: e.id.to_string(),
+        user_id: e.user_id.to_string(),
+        amount: e.amount.to_decimal_string(),
+        currency: e.amount.currency().code().to_owned(),
+        merchant: e.merchant.as_str().to_owned(),
+        category: e.category.proto_number(),
+        occurred_on: e.occurred_on.format("%Y-%m-%d").to_string(),
+        note: e.note.as_str().to_owned(),
+        raw_text: e.raw_text,
+        source: e.source.proto_number(),
+        confidence: e.confidence,
+        created_at: Some(timestamp(e.created_at)),
+        updated_at: Some(timestamp(e.updated_at)),
+    }
+}
+
+fn row_to_proto(row: ExpenseRow) -> Result<pb::Expense, Error> {
+    Ok(to_proto(Expense::try_from(row)?))
+}
+
+fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+#[tonic::async_trait]
+impl ExpenseService for ExpenseGrpc {
+    async fn create_expense(
+        &self,
+        req: Request<CreateExpenseRequest>,
+    ) -> Result<Response<pb::Expense>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let r = req.get_ref();
+        let expense = Expense::manual(
+            user_id,
+            ManualInput {
+                amount: &r.amount,
+                currency: &r.currency,
+                merchant: &r.merchant,
+                category: r.category,
+                occurred_on: &r.occurred_on,
+                note: &r.note,
+            },
+            Utc::now(),
+        )
+        .map_err(Error::from)?;
+        let row = ExpenseRow::from(&expense);
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        // The user lock and the tombstone check keep a deleted account (whose access token
+        // lives on for a few minutes) from writing after its purge.
+        let stored = conn
+            .transaction::<Option<ExpenseRow>, diesel::result::Error, _>(async move |conn| {
+                queries::lock_users_shared(conn, [user_id]).await?;
+                if queries::is_deleted_user(conn, user_id).await? {
+                    return Ok(None);
+                }
+                queries::insert(conn, &row).await.map(Some)
+            })
+            .await
+            .map_err(Error::from)?;
+        let Some(row) = stored else {
+            return Err(Error::PermissionDenied("this account is deleted".into()).into());
+        };
+        tracing::info!(%user_id, id = %row.id, "expense created");
+        Ok(Response::new(row_to_proto(row)?))
+    }
+
+    async fn get_expense(&self, req: Request<GetExpenseRequest>) -> Result<Response<pb::Expense>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let id = parse_id(&req.get_ref().id).map_err(Error::from)?;
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        let row = queries::find_by_id_for_user(&mut conn, user_id, id)
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::from(ExpenseError::NotFound))?;
+        Ok(Response::new(row_to_proto(row)?))
+    }
+
+    async fn list_expenses(
+        &self,
+        req: Request<ListExpensesRequest>,
+    ) -> Result<Response<ListExpensesResponse>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let r = req.get_ref();
+        let query = ListQuery::parse(ListInput {
+            from: &r.from,
+            to: &r.to,
+            category: r.category,
+            merchant: &r.merchant,
+            min_amount: &r.min_amount,
+            max_amount: &r.max_amount,
+            currency: &r.currency,
+            page_size: r.page_size,
+            page_token: &r.page_token,
+        })
+        .map_err(Error::from)?;
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        let mut rows = queries::list_page(&mut conn, user_id, &query)
+            .await
+            .map_err(Error::from)?;
+        // One row more than the page was asked for: its presence says a next page exists.
+        let more = rows.len() > query.page_size;
+        rows.truncate(query.page_size);
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => next_page_token(
+                &query.filter,
+                Cursor {
+                    occurred_on: last.occurred_on,
+                    id: last.id,
+                },
+            ),
+            _ => String::new(),
+        };
+        let expenses = rows.into_iter().map(row_to_proto).collect::<Result<_, _>>()?;
+        Ok(Response::new(ListExpensesResponse {
+            expenses,
+            next_page_token,
+        }))
+    }
+
+    async fn update_expense(
+        &self,
+        req: Request<UpdateExpenseRequest>,
+    ) -> Result<Response<pb::Expense>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let r = req.get_ref();
+        let id = parse_id(&r.id).map_err(Error::from)?;
+        let now = Utc::now();
+        let update = ExpenseUpdate::parse(
+            &r.update_mask,
+            UpdateInput {
+                amount: &r.amount,
+                currency: &r.currency,
+                merchant: &r.merchant,
+                category: r.category,
+                occurred_on: &r.occurred_on,
+                note: &r.note,
+            },
+            now,
+        )
+        .map_err(Error::from)?;
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        // Read, change and write under the row lock: a concurrent update cannot slip between.
+        let row = conn
+            .transaction::<ExpenseRow, TxError, _>(async move |conn| {
+                let row = queries::find_by_id_for_user_for_update(conn, user_id, id)
+                    .await?
+                    .ok_or(TxError::Domain(ExpenseError::NotFound))?;
+                let mut expense = Expense::try_from(row).map_err(TxError::Internal)?;
+                update.apply(&mut expense, now).map_err(TxError::Domain)?;
+                Ok(queries::update(conn, &ExpenseRow::from(&expense)).await?)
+            })
+            .await
+            .map_err(Error::from)?;
+        tracing::info!(%user_id, %id, fields = ?r.update_mask, "expense updated");
+        Ok(Response::new(row_to_proto(row)?))
+    }
+
+    async fn delete_expense(
+        &self,
+        req: Request<DeleteExpenseRequest>,
+    ) -> Result<Response<DeleteExpenseResponse>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let id = parse_id(&req.get_ref().id).map_err(Error::from)?;
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        if !queries::delete_by_id_for_user(&mut conn, user_id, id)
+            .await
+            .map_err(Error::from)?
+        {
+            return Err(Error::from(ExpenseError::NotFound).into());
+        }
+        tracing::info!(%user_id, %id, "expense deleted");
+        Ok(Response::new(DeleteExpenseResponse {}))
+    }
+
+    async fn summarize_expenses(
+        &self,
+        req: Request<SummarizeExpensesRequest>,
+    ) -> Result<Response<SummarizeExpensesResponse>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let r = req.get_ref();
+        let query = SummaryQuery::parse(r.group_by, &r.from, &r.to, &r.currency).map_err(Error::from)?;
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        let rows = queries::summarize(&mut conn, user_id, &query)
+            .await
+            .map_err(Error::from)?;
+        let groups = rows
+            .into_iter()
+            .map(|row| {
+                let currency = Currency::parse(&row.currency)
+                    .map_err(|_| Error::internal(format!("stored currency {:?} is invalid", row.currency)))?;
+                let total = format_minor_total(&row.total_minor, currency.exponent())
+                    .ok_or_else(|| Error::internal(format!("sum {:?} is not an integer", row.total_minor)))?;
+                Ok(SummaryGroup {
+                    key: row.key,
+                    currency: currency.code().to_owned(),
+                    total,
+                    count: i32::try_from(row.count).unwrap_or(i32::MAX),
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Response::new(SummarizeExpensesResponse { groups }))
+    }
+}

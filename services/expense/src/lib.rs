@@ -1,0 +1,98 @@
+//! expense-service: the ledger. Expenses arrive from `ExpenseExtracted` (batched consumer)
+//! or by hand (CreateExpense); their owner lists, edits, deletes and summarises them;
+//! `UserDeleted` purges them.
+
+pub mod batch_consumer;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod store;
+
+use contracts::{expense::expense_service_server::ExpenseServiceServer, topics};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use platform::{
+    app::App,
+    config::Env,
+    grpc::GrpcServer,
+    kafka::{consume, ensure_topics, topic_name, ConsumerSettings},
+    BoxError,
+};
+
+pub use config::Config;
+
+use crate::batch_consumer::{consume_batches, BatchSettings};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A built service: bound, migrated, consumers started on `run_until_stopped`.
+pub struct Application {
+    app: App,
+    server: GrpcServer,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, BoxError> {
+        platform::db::migrate(&config.database_url, MIGRATIONS).await?;
+        let pool = platform::db::pool(&config.database_url, config.pool_size)?;
+        let common = &config.common;
+        let extracted = topic_name(topics::EXPENSE_EXTRACTED, &common.topic_suffix);
+        let deleted = topic_name(topics::USER_DELETED, &common.topic_suffix);
+        ensure_topics(&common.kafka_brokers, &[&extracted, &deleted], 3).await?;
+        let group = format!("expense-service{}", common.topic_suffix);
+
+        let mut app = App::new(common.clone());
+
+        // ExpenseExtracted is the hot path (every text a user sends): batched, one
+        // transaction per batch.
+        let settings = BatchSettings {
+            consumer: ConsumerSettings::new(&common.kafka_brokers, &group, &extracted),
+            max_messages: config.batch_size,
+            max_wait: config.batch_wait,
+        };
+        let (stop, consumer_pool) = (app.shutdown_token(), pool.clone());
+        app.spawn("expense-extracted-consumer", async move {
+            let handler = move |batch| {
+                let pool = consumer_pool.clone();
+                async move { events::on_expenses_extracted(&pool, batch).await }
+            };
+            Ok(consume_batches(settings, handler, stop).await?)
+        });
+
+        // UserDeleted is rare: platform's one-at-a-time consumer.
+        let settings = ConsumerSettings::new(&common.kafka_brokers, &group, &deleted);
+        let (dlq, stop, consumer_pool) = (app.producer()?, app.shutdown_token(), pool.clone());
+        app.spawn("user-deleted-consumer", async move {
+            let handler = move |env| {
+                let pool = consumer_pool.clone();
+                async move { events::on_user_deleted(&pool, env).await }
+            };
+            Ok(consume(settings, dlq, handler, stop).await?)
+        });
+
+        let server = GrpcServer::bind(common.grpc_addr)
+            .await?
+            .require_auth(config.jwt.clone(), &[])
+            .add_service(ExpenseServiceServer::new(grpc::ExpenseGrpc::new(pool)));
+        Ok(Self { app, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.local_addr().port()
+    }
+
+    pub async fn run_until_stopped(self) -> Result<(), BoxError> {
+        self.app.serve(self.server).await
+    }
+
+    /// Stops the service when cancelled (tests).
+    pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
+        self.app.shutdown_token()
+    }
+}
+
+pub async fn run() -> Result<(), BoxError> {
+    let config = Config::from_env(&Env::process())?;
+    let _telemetry = platform::telemetry::init(&config.common.service_name);
+    Application::build(config).await?.run_until_stopped().await
+}

@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), platform::BoxError> {
+    expense_service::run().await
+}

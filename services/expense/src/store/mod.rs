@@ -1,0 +1,5 @@
+//! Expenses in Postgres.
+
+pub mod models;
+pub mod queries;
+pub mod schema;

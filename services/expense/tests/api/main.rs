@@ -1,0 +1,9 @@
+//! expense-service against the real PostgreSQL and Kafka: the app is spawned on port 0 with
+//! a fresh database and its own topics.
+
+mod batch_consumer;
+mod events;
+mod expenses;
+mod helpers;
+mod listing;
+mod summaries;

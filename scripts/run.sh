@@ -96,8 +96,12 @@ wait_port() {
 for line in "${present[@]}"; do read -r name pkg port _ <<<"$line"; wait_port "$port" "$pkg"; done
 
 if [ $have_edge = 1 ]; then
+  # The checked-in edge config trusts the test key; locally the edge must trust the dev key
+  # auth-service signs with. Same file otherwise.
+  sed -e "s|public_key_file: .*|public_key_file: $KEYS/jwt.pub.pem|" \
+      -e "s|proto_root: .*|proto_root: $ROOT/proto|" gateway/edge/edge.yaml >"$DATA/edge.yaml"
   say "starting the edge on :$EDGE_PORT (log: $LOGS/edge.log)"
-  env "${common_env[@]}" EDGE_ADDR="0.0.0.0:$EDGE_PORT" target/release/edge --config gateway/edge/edge.yaml \
+  env "${common_env[@]}" EDGE_LISTEN="0.0.0.0:$EDGE_PORT" target/release/edge --config "$DATA/edge.yaml" \
     >"$LOGS/edge.log" 2>&1 &
   pids+=($!)
   wait_port "$EDGE_PORT" edge

@@ -25,8 +25,7 @@ use platform::{
     config::Env,
     grpc::GrpcServer,
     jwt::JwtVerifier,
-    kafka::{consume, ensure_topics, topic_name, ConsumerSettings, EventProducer},
-    outbox::Relay,
+    kafka::{consume, ensure_topics, topic_name, ConsumerSettings},
     BoxError,
 };
 use tokio_util::sync::CancellationToken;
@@ -128,12 +127,7 @@ impl Application {
             ),
         }
 
-        spawn_outbox_relay(
-            &mut app,
-            pool.clone(),
-            &config.outbox_instance,
-            kafka_topics.clone(),
-        );
+        app.spawn_outbox_relay(pool.clone(), &config.outbox_instance);
         spawn_user_deleted_consumer(&mut app, pool, consumed, kafka_topics)?;
         spawn_purge(&mut app, auth);
         Ok(Self { app, server, addr })
@@ -187,46 +181,6 @@ async fn ensure_topics_until_done(brokers: &str, topics: &[String], stop: &Cance
         }
         delay = (delay * 2).min(Duration::from_secs(30));
     }
-}
-
-/// The outbox relay, as `App::spawn_outbox_relay` starts it (transactional id
-/// `<service>-outbox-<instance>`), but started in the background and retried: the relay's
-/// `init_transactions` needs the broker, and a service must accept signups while Kafka is
-/// down (that is what the outbox is for).
-fn spawn_outbox_relay(app: &mut App, pool: platform::db::PgPool, instance: &str, topics: Vec<String>) {
-    let c = app.config.clone();
-    let tx_id = format!("{}-outbox-{instance}", c.service_name);
-    let source = format!("/expense-tracker/{}", c.service_name);
-    let stop = app.shutdown_token();
-    app.spawn("outbox-relay", async move {
-        if !ensure_topics_until_done(&c.kafka_brokers, &topics, &stop).await {
-            return Ok(());
-        }
-        let mut delay = Duration::from_secs(1);
-        loop {
-            let producer = EventProducer::transactional(&c.kafka_brokers, &source, &tx_id, Duration::from_secs(30))?
-                .with_topic_suffix(&c.topic_suffix);
-            let relay = tokio::select! {
-                _ = stop.cancelled() => return Ok(()),
-                r = Relay::new(pool.clone(), producer) => r,
-            };
-            match relay {
-                Ok(relay) => {
-                    tracing::info!(transactional_id = %tx_id, "outbox relay started");
-                    relay.run(stop).await;
-                    return Ok(());
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "outbox relay cannot start yet");
-                    tokio::select! {
-                        _ = stop.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(60));
-                }
-            }
-        }
-    });
 }
 
 /// Consumes `UserDeleted` in group `auth-service<suffix>` once the topics exist.

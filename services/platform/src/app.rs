@@ -63,23 +63,40 @@ impl App {
 
     /// Starts the outbox relay of `pool` in the background. Its transactional id is
     /// `<service>-outbox-<instance>`: `instance` must be stable across restarts of this
-    /// replica (e.g. the pod name, `HOSTNAME`).
-    pub async fn spawn_outbox_relay(&mut self, pool: PgPool, instance: &str) -> Result<(), BoxError> {
-        let tx_id = format!("{}-outbox-{instance}", self.config.service_name);
-        let producer = EventProducer::transactional(
-            &self.config.kafka_brokers,
-            &self.source(),
-            &tx_id,
-            Duration::from_secs(30),
-        )?
-        .with_topic_suffix(&self.config.topic_suffix);
-        let relay = Relay::new(pool, producer).await?;
+    /// replica (e.g. the pod name, `HOSTNAME`). The relay's `init_transactions` needs the
+    /// broker, and a service must keep accepting writes while Kafka is down (that is what
+    /// the outbox is for), so the start is retried with backoff in the background.
+    pub fn spawn_outbox_relay(&mut self, pool: PgPool, instance: &str) {
+        let c = self.config.clone();
+        let tx_id = format!("{}-outbox-{instance}", c.service_name);
+        let source = self.source();
         let stop = self.shutdown.clone();
         self.spawn("outbox-relay", async move {
-            relay.run(stop).await;
-            Ok(())
+            let mut delay = Duration::from_secs(1);
+            loop {
+                let producer = EventProducer::transactional(&c.kafka_brokers, &source, &tx_id, Duration::from_secs(30))?
+                    .with_topic_suffix(&c.topic_suffix);
+                let relay = tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    r = Relay::new(pool.clone(), producer) => r,
+                };
+                match relay {
+                    Ok(relay) => {
+                        tracing::info!(transactional_id = %tx_id, "outbox relay started");
+                        relay.run(stop).await;
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "outbox relay cannot start yet");
+                        tokio::select! {
+                            _ = stop.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        delay = (delay * 2).min(Duration::from_secs(60));
+                    }
+                }
+            }
         });
-        Ok(())
     }
 
     /// Serves `server` until SIGTERM/Ctrl-C, the token is cancelled, or a background task

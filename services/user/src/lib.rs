@@ -37,8 +37,7 @@ impl Application {
         platform::kafka::ensure_topics(&common.kafka_brokers, &[&registered, &deleted], 3).await?;
 
         let mut app = App::new(common.clone());
-        app.spawn_outbox_relay(pool.clone(), &config.outbox_instance)
-            .await?;
+        app.spawn_outbox_relay(pool.clone(), &config.outbox_instance);
 
         let settings = ConsumerSettings::new(
             &common.kafka_brokers,

@@ -54,7 +54,7 @@ kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the p
 .PHONY: eval
 eval: ## Extractor accuracy on ../shared/eval/extraction-dev.jsonl
 	$(CARGO) build --release -p ds --bin ds-extract
-	python3 scripts/eval.py target/release/ds-extract
+	python3 scripts/eval.py --bin target/release/ds-extract
 
 .PHONY: bench
 bench: ## Benchmarks (criterion), figures in target/criterion

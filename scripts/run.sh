@@ -26,32 +26,32 @@ if [ ! -s "$KEYS/jwt.key.pem" ]; then
   chmod 600 "$KEYS/jwt.key.pem"
 fi
 
-# name  package          port   database
+# dir     package          binary         port   database
 SERVICES=(
-  "auth    auth-service    50051  et_auth"
-  "user    user-service    50052  et_user"
-  "expense expense-service 50053  et_expense"
-  "ds      ds-service      50054  -"
+  "auth    auth-service    auth-service    50051  et_auth"
+  "user    user-service    user-service    50052  et_user"
+  "expense expense-service expense-service 50053  et_expense"
+  "ds      ds              ds-service      50054  -"
 )
 
+# A service is started when its crate declares its binary (parts still being built are skipped).
 present=()
 for line in "${SERVICES[@]}"; do
-  read -r name pkg port db <<<"$line"
-  if [ -f "services/$name/Cargo.toml" ] && grep -q "name = \"$pkg\"" "services/$name/Cargo.toml" \
-     && grep -q "^\[\[bin\]\]" "services/$name/Cargo.toml"; then
+  read -r dir _ bin _ _ <<<"$line"
+  if [ -f "services/$dir/Cargo.toml" ] && grep -A1 '^\[\[bin\]\]' "services/$dir/Cargo.toml" | grep -q "name = \"$bin\""; then
     present+=("$line")
   else
-    say "skipping $pkg: not in this checkout yet"
+    say "skipping $bin: not in this checkout yet"
   fi
 done
 have_edge=0
 [ -f gateway/edge/Cargo.toml ] && have_edge=1
 
 say "building release binaries (the first build takes a few minutes)"
-pkgs=()
-for line in "${present[@]}"; do read -r _ pkg _ _ <<<"$line"; pkgs+=(-p "$pkg"); done
-[ $have_edge = 1 ] && pkgs+=(-p edge)
-cargo build --release --bins "${pkgs[@]}" >&2
+bins=()
+for line in "${present[@]}"; do read -r _ _ bin _ _ <<<"$line"; bins+=(--bin "$bin"); done
+[ $have_edge = 1 ] && bins+=(--bin edge)
+cargo build --release --workspace "${bins[@]}" >&2
 
 pids=()
 stop_all() {
@@ -73,7 +73,7 @@ common_env=(
 )
 
 for line in "${present[@]}"; do
-  read -r name pkg port db <<<"$line"
+  read -r _ _ pkg port db <<<"$line"
   envs=("${common_env[@]}" GRPC_ADDR="127.0.0.1:$port")
   if [ "$db" != "-" ]; then
     psql "$ET_PG_URL/postgres" -qAtc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
@@ -93,7 +93,7 @@ wait_port() {
   done
   say "$name did not open port $port; see $LOGS"; return 1
 }
-for line in "${present[@]}"; do read -r name pkg port _ <<<"$line"; wait_port "$port" "$pkg"; done
+for line in "${present[@]}"; do read -r _ _ pkg port _ <<<"$line"; wait_port "$port" "$pkg"; done
 
 if [ $have_edge = 1 ]; then
   # The checked-in edge config trusts the test key; locally the edge must trust the dev key

@@ -9,6 +9,11 @@
 //!
 //! Defaults: `reference_date` is today in `timezone` (IANA name, default UTC);
 //! `default_currency` is `$DS_DEFAULT_CURRENCY`, else USD.
+//!
+//! It runs the service's extraction path: the offline rules, or, when `MISTRAL_API_KEY`
+//! is set, the LLM first (same `MISTRAL_*`/`LLM_*` settings as ds-service) with the rules
+//! as fallback; then up to `DS_EXTRACT_CONCURRENCY` (default 4) lines are in flight at
+//! once, still answered in order.
 
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
@@ -16,7 +21,9 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use domain::Currency;
-use ds::domain::{extract, ExtractContext, Extraction};
+use ds::{domain::ExtractContext, extraction::Extractor, llm::LlmConfig};
+use futures::StreamExt;
+use platform::config::Env;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -35,7 +42,7 @@ struct Output<'a> {
     category: &'a str,
     date: Option<String>,
     confidence: f32,
-    extractor: &'a str,
+    extractor: String,
     warnings: Vec<String>,
 }
 
@@ -44,34 +51,13 @@ struct ErrorLine<'a> {
     error: &'a str,
 }
 
-/// Which extractor produced a result. Only the rules for now; an LLM path can be added as
-/// another variant without touching the line handling.
-#[derive(Clone, Copy)]
-enum Extractor {
-    Rules,
-}
-
-impl Extractor {
-    fn name(self) -> &'static str {
-        match self {
-            Extractor::Rules => "rules",
-        }
-    }
-
-    fn run(self, text: &str, ctx: &ExtractContext) -> Result<Extraction, String> {
-        match self {
-            Extractor::Rules => extract(text, ctx).map_err(|r| r.to_string()),
-        }
-    }
-}
-
 struct Settings {
     default_currency: Currency,
     extractor: Extractor,
 }
 
-/// Reads one input line into text and context.
-fn parse_line(line: &str, settings: &Settings) -> Result<(String, ExtractContext), String> {
+/// Reads one input line into text, context and zone.
+fn parse_line(line: &str, settings: &Settings) -> Result<(String, ExtractContext, Tz), String> {
     if line.trim().is_empty() {
         return Err("blank input line; expected a JSON object with a \"text\" field".into());
     }
@@ -92,71 +78,139 @@ fn parse_line(line: &str, settings: &Settings) -> Result<(String, ExtractContext
         None | Some("") => settings.default_currency,
         Some(code) => Currency::parse(code).map_err(|e| e.to_string())?,
     };
-    Ok((text, ExtractContext::new(reference_date, default_currency)))
+    Ok((
+        text,
+        ExtractContext::new(reference_date, default_currency),
+        timezone,
+    ))
 }
 
 /// One input line to one output line (without the newline).
-fn answer(line: &str, settings: &Settings) -> String {
-    let result = parse_line(line, settings).and_then(|(text, ctx)| settings.extractor.run(&text, &ctx));
+async fn answer(line: &str, settings: &Settings) -> String {
+    let result = match parse_line(line, settings) {
+        Ok((text, ctx, zone)) => settings
+            .extractor
+            .extract(&text, &ctx, zone.name())
+            .await
+            .map_err(|r| r.to_string()),
+        Err(e) => Err(e),
+    };
     let json = match result {
-        Ok(x) => serde_json::to_string(&Output {
-            amount: x.amount.to_string(),
-            currency: x.currency.code(),
-            merchant: x.merchant,
-            category: x.category.as_str(),
-            date: x.date.map(|d| d.format("%Y-%m-%d").to_string()),
-            confidence: x.confidence,
-            extractor: settings.extractor.name(),
-            warnings: x.warnings,
-        }),
+        Ok(extracted) => {
+            let x = extracted.extraction;
+            serde_json::to_string(&Output {
+                amount: x.amount.to_string(),
+                currency: x.currency.code(),
+                merchant: x.merchant,
+                category: x.category.as_str(),
+                date: x.date.map(|d| d.format("%Y-%m-%d").to_string()),
+                confidence: x.confidence,
+                extractor: extracted.by.name(),
+                warnings: x.warnings,
+            })
+        }
         Err(error) => serde_json::to_string(&ErrorLine { error: &error }),
     };
     json.unwrap_or_else(|_| r#"{"error":"could not encode the result"}"#.to_owned())
 }
 
 fn main() -> ExitCode {
-    let default_currency = match std::env::var("DS_DEFAULT_CURRENCY") {
-        Ok(code) if !code.trim().is_empty() => match Currency::parse(&code) {
+    let env = Env::process();
+    let default_currency = match env.raw("DS_DEFAULT_CURRENCY") {
+        Some(code) => match Currency::parse(&code) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("ds-extract: DS_DEFAULT_CURRENCY: {e}");
                 return ExitCode::from(2);
             }
         },
-        _ => Currency::USD,
+        None => Currency::USD,
     };
+    let extractor = match LlmConfig::from_env(&env).and_then(Extractor::new) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("ds-extract: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let concurrency = match env.or("DS_EXTRACT_CONCURRENCY", 4usize, "a number of lines in flight") {
+        Ok(n) => n.max(1),
+        Err(e) => {
+            eprintln!("ds-extract: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(llm) = extractor.llm() {
+        eprintln!("ds-extract: LLM {} first, rules as fallback", llm.model());
+    }
     let settings = Settings {
         default_currency,
-        extractor: Extractor::Rules,
+        extractor,
     };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ds-extract: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(&settings, concurrency))
+}
 
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+/// Reads stdin on a thread of its own (it blocks), answers up to `concurrency` lines at a
+/// time and writes the answers in input order.
+async fn run(settings: &Settings, concurrency: usize) -> ExitCode {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Vec<u8>>>(1024);
+    std::thread::spawn(move || {
+        let stdin = io::stdin();
+        let mut input = stdin.lock();
+        loop {
+            let mut buf = Vec::new();
+            match input.read_until(b'\n', &mut buf) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if tx.blocking_send(Ok(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    let lines = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) });
+    let answers = lines
+        .map(|line| async move {
+            match line {
+                Ok(buf) => Ok(match std::str::from_utf8(&buf) {
+                    Ok(s) => answer(s.trim_end_matches(['\n', '\r']), settings).await,
+                    Err(_) => r#"{"error":"input line is not valid UTF-8"}"#.to_owned(),
+                }),
+                Err(e) => Err(e),
+            }
+        })
+        .buffered(concurrency);
+    let mut answers = std::pin::pin!(answers);
+
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match input.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
+    while let Some(line) = answers.next().await {
+        let line = match line {
+            Ok(l) => l,
             Err(e) => {
+                let _ = out.flush();
                 eprintln!("ds-extract: reading stdin: {e}");
                 return ExitCode::FAILURE;
             }
-        }
-        let line = match std::str::from_utf8(&buf) {
-            Ok(s) => answer(s.trim_end_matches(['\n', '\r']), &settings),
-            Err(_) => r#"{"error":"input line is not valid UTF-8"}"#.to_owned(),
         };
         if writeln!(out, "{line}").is_err() {
             // The reader went away (e.g. `| head`): stop quietly.
             return ExitCode::SUCCESS;
         }
     }
-    if out.flush().is_err() {
-        return ExitCode::SUCCESS;
-    }
+    let _ = out.flush();
     ExitCode::SUCCESS
 }
 
@@ -167,12 +221,16 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             default_currency: Currency::USD,
-            extractor: Extractor::Rules,
+            extractor: Extractor::offline(),
         }
     }
 
     fn json(line: &str) -> serde_json::Value {
-        serde_json::from_str(&answer(line, &settings())).unwrap()
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        serde_json::from_str(&runtime.block_on(answer(line, &settings()))).unwrap()
     }
 
     #[test]

@@ -35,6 +35,10 @@ use token::Token;
 /// The longest text the extractor reads, in characters.
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
+/// The warning of an extraction whose text gives no date (`date` is `None`): the caller
+/// replaces it with the date it used.
+pub const NO_DATE_WARNING: &str = "no date in text; caller uses today";
+
 /// What the extractor needs to know about the person and the moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractContext {
@@ -265,7 +269,7 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
     }
     warnings.extend(dates.warnings);
     if dates.date.is_none() {
-        warnings.push("no date in text; caller uses today".to_owned());
+        warnings.push(NO_DATE_WARNING.to_owned());
     }
 
     // Confidence: each signal adds what it is worth.

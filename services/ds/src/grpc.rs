@@ -1,0 +1,237 @@
+//! The gRPC adapter: authenticate, parse the request, settle currency, zone and reference
+//! date (request, else profile, else defaults), extract, publish `ExpenseExtracted` and
+//! wait for the broker's acknowledgement, answer.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
+use contracts::{
+    ds::{extraction_service_server::ExtractionService, ExtractExpenseRequest, ExtractExpenseResponse},
+    events::ExpenseExtracted,
+    expense::{Expense, Source},
+};
+use domain::Currency;
+use platform::{grpc::caller, jwt::Caller, kafka::EventProducer, Error};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    domain::{ExtractContext, ExtractionInput, InputError, Rejection, NO_DATE_WARNING},
+    extraction::{By, Extractor},
+    profile::Profiles,
+};
+
+/// Used when neither the request nor the profile says.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    pub currency: Currency,
+    pub zone: Tz,
+}
+
+pub struct ExtractionGrpc {
+    extractor: Arc<Extractor>,
+    profiles: Profiles,
+    producer: EventProducer,
+    defaults: Defaults,
+}
+
+impl ExtractionGrpc {
+    pub fn new(
+        extractor: Arc<Extractor>,
+        profiles: Profiles,
+        producer: EventProducer,
+        defaults: Defaults,
+    ) -> Self {
+        Self {
+            extractor,
+            profiles,
+            producer,
+            defaults,
+        }
+    }
+
+    /// Currency, zone and reference date, with a warning when the profile was needed but
+    /// could not be read.
+    async fn settle(&self, caller: &Caller, input: &ExtractionInput) -> (Settled, Option<String>) {
+        // The zone only serves to find "today": a given reference date makes it moot.
+        let need_zone = input.zone.is_none() && input.reference_date.is_none();
+        let need_profile = input.currency.is_none() || need_zone;
+        let (profile, failure) = if need_profile {
+            match self.profiles.preferences(caller).await {
+                Ok(p) => (Some(p), None),
+                Err(e) => {
+                    tracing::warn!(user_id = %caller.user_id, reason = %e, "profile unavailable; using defaults");
+                    (None, Some(e))
+                }
+            }
+        } else {
+            (None, None)
+        };
+        let mut defaulted = vec![];
+        let currency = input
+            .currency
+            .or(profile.and_then(|p| p.currency))
+            .unwrap_or_else(|| {
+                defaulted.push(format!("currency {}", self.defaults.currency.code()));
+                self.defaults.currency
+            });
+        let zone = input.zone.or(profile.and_then(|p| p.zone)).unwrap_or_else(|| {
+            if need_zone {
+                defaulted.push(format!("time zone {}", self.defaults.zone.name()));
+            }
+            self.defaults.zone
+        });
+        let (reference_date, given) = match input.reference_date {
+            Some(d) => (d, true),
+            None => (Utc::now().with_timezone(&zone).date_naive(), false),
+        };
+        let warning = (!defaulted.is_empty()).then(|| {
+            let defaulted = defaulted.join(" and ");
+            match failure {
+                Some(why) => format!("could not read your profile ({why}); used the default {defaulted}"),
+                None => format!("your profile does not say; used the default {defaulted}"),
+            }
+        });
+        (
+            Settled {
+                currency,
+                zone,
+                reference_date,
+                reference_given: given,
+            },
+            warning,
+        )
+    }
+}
+
+struct Settled {
+    currency: Currency,
+    zone: Tz,
+    reference_date: NaiveDate,
+    reference_given: bool,
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        Error::invalid(e.to_string())
+    }
+}
+
+fn rejected(r: Rejection) -> Error {
+    Error::invalid(r.to_string())
+}
+
+fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+#[tonic::async_trait]
+impl ExtractionService for ExtractionGrpc {
+    async fn extract_expense(
+        &self,
+        req: Request<ExtractExpenseRequest>,
+    ) -> Result<Response<ExtractExpenseResponse>, Status> {
+        let caller = caller(&req)?;
+        let r = req.get_ref();
+        let input = ExtractionInput::parse(
+            &r.text,
+            &r.default_currency,
+            &r.timezone,
+            &r.reference_date,
+            r.dry_run,
+            Utc::now(),
+        )
+        .map_err(Error::from)?;
+
+        let (settled, profile_warning) = self.settle(caller, &input).await;
+        let ctx = ExtractContext::new(settled.reference_date, settled.currency);
+        let extracted = self
+            .extractor
+            .extract(&input.text, &ctx, settled.zone.name())
+            .await
+            .map_err(rejected)?;
+        let x = extracted.extraction;
+
+        let mut warnings: Vec<String> = profile_warning.into_iter().collect();
+        let occurred_on = match x.date {
+            Some(d) => d,
+            None => {
+                let used = if settled.reference_given {
+                    format!(
+                        "no date in text; used the reference date {}",
+                        settled.reference_date
+                    )
+                } else {
+                    format!(
+                        "no date in text; used today, {} ({})",
+                        settled.reference_date,
+                        settled.zone.name()
+                    )
+                };
+                warnings.push(used);
+                settled.reference_date
+            }
+        };
+        warnings.extend(x.warnings.iter().filter(|w| *w != NO_DATE_WARNING).cloned());
+
+        let money = x.money();
+        let (source, extractor) = match &extracted.by {
+            By::Rules => (Source::TextRules, extracted.by.name()),
+            By::Llm { .. } => (Source::TextLlm, extracted.by.name()),
+        };
+        let expense = Expense {
+            id: Uuid::now_v7().to_string(),
+            user_id: caller.user_id.to_string(),
+            amount: money.to_decimal_string(),
+            currency: money.currency().code().to_owned(),
+            merchant: x.merchant.clone().unwrap_or_default(),
+            category: x.category.proto_number(),
+            occurred_on: occurred_on.format("%Y-%m-%d").to_string(),
+            note: String::new(),
+            raw_text: input.text.clone(),
+            source: source as i32,
+            confidence: x.confidence,
+            created_at: None,
+            updated_at: None,
+        };
+
+        if !input.dry_run {
+            let event = ExpenseExtracted {
+                expense_id: expense.id.clone(),
+                user_id: expense.user_id.clone(),
+                amount: expense.amount.clone(),
+                currency: expense.currency.clone(),
+                merchant: expense.merchant.clone(),
+                category: expense.category,
+                occurred_on: expense.occurred_on.clone(),
+                raw_text: expense.raw_text.clone(),
+                source: expense.source,
+                confidence: expense.confidence,
+                extractor: extractor.clone(),
+                extracted_at: Some(timestamp(Utc::now())),
+            };
+            if let Err(e) = self.producer.publish(&event).await {
+                tracing::error!(error = %e, expense_id = %expense.id, "ExpenseExtracted not acknowledged");
+                return Err(Error::unavailable("could not record the expense; retry").into());
+            }
+        }
+        tracing::info!(
+            user_id = %expense.user_id,
+            expense_id = %expense.id,
+            extractor = %extractor,
+            text_chars = input.text.chars().count(),
+            dry_run = input.dry_run,
+            "expense extracted"
+        );
+        Ok(Response::new(ExtractExpenseResponse {
+            expense: Some(expense),
+            extractor,
+            confidence: x.confidence,
+            warnings,
+        }))
+    }
+}

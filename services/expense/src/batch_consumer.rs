@@ -307,9 +307,15 @@ fn header_map(msg: &OwnedMessage) -> HashMap<&str, &str> {
 }
 
 /// A batch has many producers: its span *links* to each message's trace (OpenTelemetry's
-/// messaging convention) instead of having one parent. At most 128 links. Uses the global
-/// propagator that `platform::telemetry::init` installs (W3C trace context).
+/// messaging convention) instead of having one parent. At most 128 links. A batch of one
+/// message (the usual case when traffic is light) continues that message's trace, so a
+/// request is one trace from the edge to the ledger. Uses the global propagator that
+/// `platform::telemetry::init` installs (W3C trace context).
 fn link_producers(span: &tracing::Span, batch: &[OwnedMessage]) {
+    if let [only] = batch {
+        platform::telemetry::adopt_remote_parent(span, &HeaderCarrier(header_map(only)));
+        return;
+    }
     opentelemetry::global::get_text_map_propagator(|propagator| {
         for msg in batch.iter().take(128) {
             let cx = propagator.extract(&HeaderCarrier(header_map(msg)));

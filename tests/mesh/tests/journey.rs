@@ -1,0 +1,272 @@
+//! A person's whole journey through the edge, like a JSON client: the real binaries on the
+//! real PostgreSQL and Kafka, every hop (HTTP → gRPC → Kafka → consumer) crossed for real.
+
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use mesh::Mesh;
+use platform::testing::eventually;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_profile_extract_list_edit_summarise_and_delete() {
+    let mesh = Mesh::start().await;
+    let asha = mesh.signup("asha").await;
+    let token = asha.access_token.as_str();
+
+    // The profile appears once user-service has consumed UserRegistered.
+    let (status, profile) = mesh.get_until("/v1/users/me", token, WAIT, |s, _| s == 200).await;
+    assert_eq!(
+        status,
+        200,
+        "no profile: {profile}; user-service log:\n{}",
+        mesh.tail(mesh::Proc::User, 20)
+    );
+    assert_eq!(profile["email"], json!(asha.email));
+    assert_eq!(profile["user_id"], json!(asha.user_id));
+    assert_eq!(profile["default_currency"], "USD");
+
+    // She lives in India.
+    let (status, updated) = mesh
+        .call(
+            Method::PATCH,
+            "/v1/users/me",
+            Some(token),
+            Some(json!({"default_currency": "INR", "timezone": "Asia/Kolkata",
+                        "update_mask": ["default_currency", "timezone"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["default_currency"], "INR");
+    assert_eq!(updated["timezone"], "Asia/Kolkata");
+
+    // A sentence becomes an expense in her currency, dated in her time zone.
+    let (status, extracted) = mesh
+        .post(
+            "/v1/extractions",
+            Some(token),
+            json!({"text": "spent 250 rupees on lunch at Subway yesterday"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{extracted}");
+    let expense = &extracted["expense"];
+    let yesterday = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Kolkata)
+        .date_naive()
+        .checked_sub_days(Days::new(1))
+        .unwrap()
+        .to_string();
+    // Amounts carry the currency's minor digits.
+    assert_eq!(expense["amount"], "250.00", "{extracted}");
+    assert_eq!(expense["currency"], "INR");
+    assert_eq!(expense["merchant"], "Subway");
+    assert_eq!(expense["category"], "FOOD_AND_DRINK");
+    assert_eq!(expense["occurred_on"], json!(yesterday));
+    assert_eq!(expense["source"], "TEXT_RULES");
+    assert_eq!(expense["user_id"], json!(asha.user_id));
+    let extracted_id = expense["id"].as_str().expect("an expense id").to_owned();
+
+    // ... and is listable once expense-service has consumed ExpenseExtracted.
+    let (_, listed) = mesh
+        .get_until("/v1/expenses", token, WAIT, |_, b| {
+            b["expenses"].as_array().is_some_and(|e| !e.is_empty())
+        })
+        .await;
+    assert!(
+        listed["expenses"].as_array().is_some_and(|e| !e.is_empty()),
+        "not listed: {listed}; expense-service log:\n{}",
+        mesh.tail(mesh::Proc::Expense, 20)
+    );
+    let stored = &listed["expenses"][0];
+    assert_eq!(stored["id"], json!(extracted_id));
+    assert_eq!(stored["amount"], "250.00");
+    assert_eq!(
+        stored["raw_text"],
+        "spent 250 rupees on lunch at Subway yesterday"
+    );
+
+    // A manual entry, an edit, a read.
+    let (status, manual) = mesh
+        .post(
+            "/v1/expenses",
+            Some(token),
+            json!({"amount": "1200.50", "currency": "INR", "merchant": "Landlord",
+                   "category": "HOUSING", "occurred_on": yesterday, "note": "part of the rent"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{manual}");
+    let manual_id = manual["id"].as_str().unwrap().to_owned();
+    let (status, edited) = mesh
+        .call(
+            Method::PATCH,
+            &format!("/v1/expenses/{manual_id}"),
+            Some(token),
+            Some(json!({"amount": "1300", "update_mask": ["amount"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["amount"], "1300.00");
+    assert_eq!(edited["merchant"], "Landlord", "fields outside the mask are kept");
+    let (status, read) = mesh.get(&format!("/v1/expenses/{manual_id}"), token).await;
+    assert_eq!((status, &read["amount"]), (200, &json!("1300.00")));
+
+    // Filters and the summary agree with what is stored.
+    let (_, food) = mesh.get("/v1/expenses?category=FOOD_AND_DRINK", token).await;
+    assert_eq!(food["expenses"].as_array().unwrap().len(), 1, "{food}");
+    let (status, summary) = mesh.get("/v1/expense-summary?group_by=CATEGORY", token).await;
+    assert_eq!(status, 200, "{summary}");
+    let groups = summary["groups"].as_array().unwrap();
+    let total = |key: &str| {
+        groups
+            .iter()
+            .find(|g| g["key"] == key)
+            .map(|g| (g["total"].as_str().unwrap().to_owned(), g["count"].clone()))
+    };
+    assert_eq!(
+        total("FOOD_AND_DRINK"),
+        Some(("250.00".into(), json!(1))),
+        "{summary}"
+    );
+    assert_eq!(total("HOUSING"), Some(("1300.00".into(), json!(1))), "{summary}");
+
+    // Another person sees none of it, exactly as if it did not exist.
+    let ravi = mesh.signup("ravi").await;
+    let (status, body) = mesh
+        .get(&format!("/v1/expenses/{manual_id}"), &ravi.access_token)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (_, theirs) = mesh.get("/v1/expenses", &ravi.access_token).await;
+    assert_eq!(theirs["expenses"], json!([]), "{theirs}");
+
+    // Delete one expense.
+    let (status, _) = mesh
+        .call(
+            Method::DELETE,
+            &format!("/v1/expenses/{manual_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = mesh.get(&format!("/v1/expenses/{manual_id}"), token).await;
+    assert_eq!(status, 404);
+
+    // Tokens rotate; a reused refresh token is refused.
+    let (status, rotated) = mesh
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": asha.refresh_token}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let (status, reuse) = mesh
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": asha.refresh_token}),
+        )
+        .await;
+    assert_eq!(status, 401, "{reuse}");
+
+    // Deleting the account: the profile goes, the expenses are purged, login stops working.
+    let (status, body) = mesh.call(Method::DELETE, "/v1/users/me", Some(token), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = mesh.get("/v1/users/me", token).await;
+    assert_eq!(status, 404);
+    assert!(
+        eventually(WAIT, || async {
+            let (_, list) = mesh.get("/v1/expenses", token).await;
+            list["expenses"] == json!([])
+        })
+        .await,
+        "expenses not purged after the account was deleted"
+    );
+    assert!(
+        eventually(WAIT, || async {
+            let (status, _) = mesh
+                .post(
+                    "/v1/auth/login",
+                    None,
+                    json!({"email": asha.email, "password": "correct horse battery"}),
+                )
+                .await;
+            status == 401
+        })
+        .await,
+        "a deleted account can still log in"
+    );
+    // Ravi is untouched.
+    let (status, _) = mesh
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": ravi.email, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_reach_the_client_as_kong_would_send_them() {
+    let mesh = Mesh::start().await;
+    let user = mesh.signup("errors").await;
+    let token = user.access_token.as_str();
+
+    // No token, a bad token.
+    let (status, _) = mesh.call(Method::GET, "/v1/expenses", None, None).await;
+    assert_eq!(status, 401);
+    let (status, _) = mesh.get("/v1/expenses", "not-a-jwt").await;
+    assert_eq!(status, 401);
+
+    // Validation: INVALID_ARGUMENT → 400 with the field named, grpc-status passed through.
+    let resp = mesh
+        .http
+        .post(format!("{}/v1/expenses", mesh.edge))
+        .bearer_auth(token)
+        .json(&json!({"amount": "-5", "currency": "INR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["grpc-status"], "3");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("amount"), "{body}");
+
+    // Malformed JSON → 400 with the parse error.
+    let resp = mesh
+        .http
+        .post(format!("{}/v1/expenses", mesh.edge))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body("{\"amount\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // Not an expense: a clear refusal, nothing published.
+    let (status, body) = mesh
+        .post(
+            "/v1/extractions",
+            Some(token),
+            json!({"text": "Your OTP for login is 482913. Do not share it with anyone."}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not an expense"),
+        "{body}"
+    );
+
+    // Unknown route → 404; a missing expense → 404 with NOT_FOUND.
+    let (status, _) = mesh.get("/v1/nowhere", token).await;
+    assert_eq!(status, 404);
+    let (status, body) = mesh
+        .get("/v1/expenses/0190a4c4-0000-7000-8000-000000000000", token)
+        .await;
+    assert_eq!(status, 404, "{body}");
+}

@@ -103,6 +103,14 @@ impl ListQuery {
                     ),
                 ));
             }
+            // No stored merchant holds one (they are refused or replaced), and Postgres
+            // refuses NUL in a text parameter: it would be an internal error, not a 400.
+            if m.chars().any(char::is_control) {
+                v.push(FieldError::new(
+                    "merchant",
+                    "merchant filter must not contain control characters",
+                ));
+            }
         }
         let currency = optional_currency(&mut v, input.currency);
         let mut bound = |field: &'static str, s: &str| -> Option<i64> {

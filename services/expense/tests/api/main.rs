@@ -1,6 +1,7 @@
 //! expense-service against the real PostgreSQL and Kafka: the app is spawned on port 0 with
 //! a fresh database and its own topics.
 
+mod bad_input;
 mod batch_consumer;
 mod events;
 mod expenses;

@@ -7,4 +7,5 @@ mod events;
 mod expenses;
 mod helpers;
 mod listing;
+mod security;
 mod summaries;

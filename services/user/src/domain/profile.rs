@@ -44,7 +44,7 @@ impl TimeZone {
         s.trim()
             .parse::<chrono_tz::Tz>()
             .map(Self)
-            .map_err(|_| ProfileError::TimeZone(s.to_owned()))
+            .map_err(|_| ProfileError::TimeZone(snippet(s)))
     }
     pub fn name(&self) -> &'static str {
         self.0.name()
@@ -79,9 +79,11 @@ impl Profile {
         defaults: (Currency, TimeZone),
         at: DateTime<Utc>,
     ) -> Self {
+        // Without NUL bytes, which Postgres `TEXT` cannot hold: a refused insert would be
+        // retried for ever and hold up the partition.
         let email = Email::parse(email)
             .map(|e| e.into_inner())
-            .unwrap_or_else(|_| email.trim().to_owned());
+            .unwrap_or_else(|_| email.trim().replace('\0', ""));
         let display_name = DisplayName::parse(display_name).map(|d| d.0).unwrap_or_else(|_| {
             email
                 .split('@')
@@ -103,6 +105,18 @@ impl Profile {
     }
 }
 
+/// How many unknown update_mask paths an error names.
+const MAX_SHOWN_PATHS: usize = 5;
+
+/// At most 40 characters of client input, for error messages.
+fn snippet(s: &str) -> String {
+    if s.chars().count() <= 40 {
+        s.to_owned()
+    } else {
+        s.chars().take(40).chain(std::iter::once('…')).collect()
+    }
+}
+
 /// A validated partial update: only the fields named in the mask.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ProfileUpdate {
@@ -121,13 +135,17 @@ impl ProfileUpdate {
         if mask.is_empty() {
             return Err(ProfileError::EmptyMask);
         }
-        let unknown: Vec<String> = mask
+        let unknown: Vec<&String> = mask
             .iter()
             .filter(|p| !matches!(p.as_str(), "display_name" | "default_currency" | "timezone"))
-            .cloned()
             .collect();
         if !unknown.is_empty() {
-            return Err(ProfileError::UnknownMaskPaths(unknown));
+            // Quoted in the status message, which travels in a header: keep it short.
+            let mut shown: Vec<String> = unknown.iter().take(MAX_SHOWN_PATHS).map(|p| snippet(p)).collect();
+            if unknown.len() > MAX_SHOWN_PATHS {
+                shown.push(format!("and {} more", unknown.len() - MAX_SHOWN_PATHS));
+            }
+            return Err(ProfileError::UnknownMaskPaths(shown));
         }
         let has = |f: &str| mask.iter().any(|p| p == f);
         Ok(Self {

@@ -247,11 +247,17 @@ impl ExpenseUpdate {
             .filter(|p| !p.is_empty() && !UPDATABLE.contains(p))
             .collect();
         if !unknown.is_empty() {
+            // Quoted in the status message, which travels in a header: keep it short.
+            const SHOWN: usize = 5;
+            let mut shown: Vec<String> = unknown.iter().take(SHOWN).map(|p| fields::snippet(p)).collect();
+            if unknown.len() > SHOWN {
+                shown.push(format!("and {} more", unknown.len() - SHOWN));
+            }
             return Err(ExpenseError::invalid(
                 "update_mask",
                 format!(
                     "update_mask names unknown fields: {}; allowed: {}",
-                    unknown.join(", "),
+                    shown.join(", "),
                     UPDATABLE.join(", ")
                 ),
             ));

@@ -40,6 +40,7 @@ test: ## Start the infrastructure, run lint and every test, stop what was starte
 	echo "== tests against PostgreSQL at $$ET_PG_URL and Kafka at $$KAFKA_BROKERS"; \
 	$(MAKE) --no-print-directory lint; \
 	gateway/kong/validate.sh; \
+	$(MAKE) --no-print-directory k8s-validate; \
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 .PHONY: run
@@ -59,3 +60,22 @@ eval: ## Extractor accuracy on ../shared/eval/extraction-dev.jsonl
 .PHONY: bench
 bench: ## Benchmarks (criterion), figures in target/criterion
 	$(CARGO) bench --workspace
+
+.PHONY: k8s-validate
+k8s-validate: ## Render k8s/overlays/{dev,prod}, validate every object (core + CRD schemas), check them against kong.yml and the protos
+	@scripts/k8s-validate.sh
+
+# Container images (multi-stage Dockerfiles; need a Docker daemon): IMAGE_REPO/<name>:IMAGE_TAG.
+DOCKER ?= docker
+IMAGE_REPO ?= expense-tracker
+IMAGE_TAG ?= dev
+IMAGES := auth-service=services/auth user-service=services/user expense-service=services/expense \
+	ds-service=services/ds edge=gateway/edge
+
+.PHONY: images
+images: ## Build the images of the four services and the edge (IMAGE_REPO, IMAGE_TAG)
+	@for spec in $(IMAGES); do \
+	  name=$${spec%%=*}; dir=$${spec#*=}; \
+	  echo "== $(IMAGE_REPO)/$$name:$(IMAGE_TAG) ($$dir/Dockerfile)"; \
+	  $(DOCKER) build -f $$dir/Dockerfile -t $(IMAGE_REPO)/$$name:$(IMAGE_TAG) .; \
+	done

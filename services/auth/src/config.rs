@@ -18,7 +18,7 @@
 //! | `ACCESS_TOKEN_TTL_SECS` | `900` | access-token lifetime |
 //! | `REFRESH_TOKEN_TTL_SECS` | `2592000` (30 days) | refresh-token lifetime (each rotation starts a new one) |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | `5` | failures (within the window) after which an account is locked 1 s, 2 s, 4 s … |
-//! | `LOGIN_MAX_FAILURES_PER_CLIENT` | `20` | the same per client address (`x-forwarded-for`'s first entry, else the peer) |
+//! | `LOGIN_MAX_FAILURES_PER_CLIENT` | `20` | the same per client address (`x-forwarded-for`'s last entry, the one the edge added, else the peer) |
 //! | `LOGIN_FAILURE_WINDOW_SECS` | `900` | failures are forgotten after this long without one |
 //! | `LOGIN_MAX_DELAY_SECS` | `900` | cap of the lock |
 //! | `RUST_LOG` | `info` | log filter |

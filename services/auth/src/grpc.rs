@@ -46,15 +46,18 @@ fn token_response(s: Session) -> TokenResponse {
     }
 }
 
-/// The throttling subject of the caller: the first `x-forwarded-for` entry when it is an
-/// IP address (Kong and the edge set it), else the TCP peer.
+/// The throttling subject of the caller: the last `x-forwarded-for` entry when it is an
+/// IP address, else the TCP peer. Kong and the edge *append* the address they were
+/// connected from to whatever the client sent, so only the last entry is theirs: the
+/// first one is the client's to choose, and trusting it would let an attacker escape the
+/// per-client limit by sending a new `X-Forwarded-For` with every guess.
 pub fn client_subject<T>(req: &Request<T>) -> Subject {
     let forwarded = req
         .metadata()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|first| parse_ip(first.trim()));
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| parse_ip(last.trim()));
     match forwarded.or_else(|| req.remote_addr().map(|a| a.ip())) {
         Some(ip) => Subject::client(ip),
         None => Subject::Client("unknown".to_owned()),
@@ -159,9 +162,10 @@ mod tests {
     }
 
     #[test]
-    fn the_first_forwarded_address_is_the_client() {
+    fn the_last_forwarded_address_is_the_client() {
         let key = |xff| client_subject(&req_with_xff(xff)).parts().1.to_owned();
-        assert_eq!(key(Some("203.0.113.9, 10.0.0.1")), "203.0.113.9");
+        // The edge appended 203.0.113.9; "10.0.0.1" is what the client claimed.
+        assert_eq!(key(Some("10.0.0.1, 203.0.113.9")), "203.0.113.9");
         assert_eq!(key(Some("203.0.113.9:4711")), "203.0.113.9");
         assert_eq!(key(Some("[2001:db8::1]:443")), "2001:db8::/64");
         // Garbage is ignored; without a peer address the client is "unknown".

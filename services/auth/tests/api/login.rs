@@ -188,8 +188,8 @@ async fn repeated_failures_from_one_client_address_are_throttled_across_accounts
     let res = app.login_from("victim@example.com", PASSWORD, attacker).await;
     let status = assert_status(res, Code::ResourceExhausted, "too many failed sign-in attempts");
     assert!(status.get_details_retry_info().is_some());
-    // Only that address is locked; the first x-forwarded-for entry is the client.
-    app.login_from("victim@example.com", PASSWORD, "198.51.100.8, 198.51.100.7")
+    // Only that address is locked; the last x-forwarded-for entry (the edge's) is the client.
+    app.login_from("victim@example.com", PASSWORD, "198.51.100.7, 198.51.100.8")
         .await
         .expect("another address");
     app.stop().await;

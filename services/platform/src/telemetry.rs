@@ -58,7 +58,11 @@ pub fn init_with(service_name: &str, logs: bool) -> TelemetryGuard {
     let _ = PROVIDER.set(provider.clone());
     opentelemetry::global::set_tracer_provider(provider);
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // tokio-postgres logs every statement's parameters at debug: password hashes, token
+        // hashes, emails. They never belong in the logs, whatever RUST_LOG asks for.
+        .add_directive("tokio_postgres::query=info".parse().expect("a valid directive"));
     let fmt = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)

@@ -4,7 +4,9 @@
 
 mod helpers;
 mod login;
+mod logs;
 mod outbox;
+mod security;
 mod signup;
 mod tokens;
 mod user_deleted;

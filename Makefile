@@ -42,10 +42,33 @@ test: ## Start the infrastructure, run lint and every test, stop what was starte
 	gateway/kong/validate.sh; \
 	$(MAKE) --no-print-directory k8s-validate; \
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
+	@$(MAKE) --no-print-directory chaos
+
+# Fault tests stop Kafka and PostgreSQL, so they get their own: a second, private instance
+# (own data folder and ports) that only they use, started and stopped here.
+CHAOS_INFRA := ET_DATA_DIR=$(CURDIR)/.data/chaos ET_PG_PORT=55442 ET_KAFKA_PORT=59102 ET_KAFKA_CONTROLLER_PORT=59103
+
+.PHONY: chaos
+chaos: ## Fault tests on a private PostgreSQL + Kafka: SIGKILL mid-burst, Kafka down, PostgreSQL restart, rolling restart
+	@$(CARGO) build -q --workspace --bins
+	@export $(CHAOS_INFRA); \
+	$(INFRA) up >/dev/null; \
+	trap '$(INFRA) down >/dev/null 2>&1' EXIT; \
+	eval "$$($(INFRA) env)"; \
+	echo "== fault tests against PostgreSQL at $$ET_PG_URL and Kafka at $$KAFKA_BROKERS (log: .data/chaos/chaos.log)"; \
+	rc=0; $(CARGO) test -p mesh-tests --test chaos -- --ignored --test-threads=1 --nocapture \
+	  >.data/chaos/chaos.log 2>&1 || rc=$$?; \
+	grep -E '^(CHAOS|test |test result)' .data/chaos/chaos.log || true; \
+	if [ $$rc != 0 ]; then grep -E -A15 'panicked' .data/chaos/chaos.log | head -80; fi; \
+	exit $$rc
 
 .PHONY: run
 run: ## Bring the whole mesh up locally and print how to try it
 	@scripts/run.sh
+
+.PHONY: demo
+demo: ## Run the worked example (signup, extract, list, edit, summarise) through the edge; starts the mesh if needed
+	@scripts/demo.sh
 
 .PHONY: kong-config
 kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the protos

@@ -2,12 +2,14 @@
 # Project-private local infrastructure for development and tests:
 # PostgreSQL and a single-node Apache Kafka (KRaft, broker + controller in one JVM).
 #
-# Usage: scripts/infra.sh up|down|status|env|reset   (from any directory)
+# Usage: scripts/infra.sh up|down|status|env|reset|<part>-up|<part>-down   (from any directory)
 #   up      install what is missing, start both (idempotent), print the settings
 #   down    stop both (PostgreSQL: fast shutdown; Kafka: SIGTERM, SIGKILL after 30 s)
 #   status  report each one; exits 0 only when both are running
 #   env     print the settings as `export` lines:  eval "$(scripts/infra.sh env)"
 #   reset   down, then delete all data and logs (keeps the Kafka jar cache)
+#   pg-up, pg-down, kafka-up, kafka-down
+#           start or stop one of them (fault tests: `make chaos`)
 #
 # Settings (environment):
 #   ET_DATA_DIR               everything lives here (default <repo>/.data, git-ignored)
@@ -698,6 +700,10 @@ down) cmd_down ;;
 status) cmd_status ;;
 env) print_env ;;
 reset) cmd_reset ;;
+pg-up) take_lock; reserve_ports "$PG_PORT"; pg_up ;;
+pg-down) take_lock; pg_down ;;
+kafka-up) take_lock; reserve_ports "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; kafka_up ;;
+kafka-down) take_lock; kafka_down ;;
 -h | --help | help) usage ;;
 *)
   usage

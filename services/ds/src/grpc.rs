@@ -216,7 +216,7 @@ impl ExtractionService for ExtractionGrpc {
             };
             if let Err(e) = self.producer.publish(&event).await {
                 tracing::error!(error = %e, expense_id = %expense.id, "ExpenseExtracted not acknowledged");
-                return Err(Error::unavailable("could not record the expense; retry").into());
+                return Err(Error::unavailable("the expense could not be recorded right now (the event log is unavailable); nothing was saved, please try again shortly").into());
             }
         }
         tracing::info!(

@@ -7,9 +7,7 @@ use std::{future::Future, time::Duration};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    config::CommonConfig, db::PgPool, grpc::GrpcServer, kafka::EventProducer, outbox::Relay, BoxError,
-};
+use crate::{config::CommonConfig, db::PgPool, grpc::GrpcServer, kafka::EventProducer, BoxError};
 
 /// A running service: its settings, its shutdown token and its background tasks.
 pub struct App {
@@ -72,30 +70,14 @@ impl App {
         let source = self.source();
         let stop = self.shutdown.clone();
         self.spawn("outbox-relay", async move {
-            let mut delay = Duration::from_secs(1);
-            loop {
-                let producer = EventProducer::transactional(&c.kafka_brokers, &source, &tx_id, Duration::from_secs(30))?
-                    .with_topic_suffix(&c.topic_suffix);
-                let relay = tokio::select! {
-                    _ = stop.cancelled() => return Ok(()),
-                    r = Relay::new(pool.clone(), producer) => r,
-                };
-                match relay {
-                    Ok(relay) => {
-                        tracing::info!(transactional_id = %tx_id, "outbox relay started");
-                        relay.run(stop).await;
-                        return Ok(());
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "outbox relay cannot start yet");
-                        tokio::select! {
-                            _ = stop.cancelled() => return Ok(()),
-                            _ = tokio::time::sleep(delay) => {}
-                        }
-                        delay = (delay * 2).min(Duration::from_secs(60));
-                    }
-                }
-            }
+            let producer = || {
+                Ok(
+                    EventProducer::transactional(&c.kafka_brokers, &source, &tx_id, Duration::from_secs(30))?
+                        .with_topic_suffix(&c.topic_suffix),
+                )
+            };
+            tracing::info!(transactional_id = %tx_id, "starting the outbox relay");
+            Ok(crate::outbox::run_relay(pool, producer, |r| r, stop).await?)
         });
     }
 

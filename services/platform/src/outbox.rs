@@ -194,8 +194,13 @@ impl Relay {
         .await
     }
 
-    /// Relays until `shutdown`, backing off while the database or broker is down.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Relays until `shutdown` (→ [`RelayExit::Shutdown`]), backing off while the database
+    /// is down. A Kafka failure ends the run (→ [`RelayExit::ProducerFailed`]): a
+    /// transaction whose abort timed out while the broker was away leaves the producer
+    /// unusable ("conflicting abort_transaction call in progress"), so the caller starts a
+    /// new one, whose `init_transactions` aborts whatever the old one left open.
+    /// [`run_relay`] does that loop.
+    pub async fn run(self, shutdown: CancellationToken) -> RelayExit {
         let mut failures = 0u32;
         loop {
             let wait = match self.relay_once().await {
@@ -207,6 +212,12 @@ impl Relay {
                 Ok(_) => {
                     failures = 0;
                     self.idle_poll
+                }
+                Err(e @ (RelayError::Kafka(_) | RelayError::Join(_))) => {
+                    tracing::warn!(error = %e, "outbox relay: Kafka failed; starting a new producer");
+                    // Destroying a producer can block while librdkafka winds down.
+                    let _ = tokio::task::spawn_blocking(move || drop(self)).await;
+                    return RelayExit::ProducerFailed;
                 }
                 Err(e) => {
                     failures += 1;
@@ -221,5 +232,48 @@ impl Relay {
             }
         }
         tracing::info!("outbox relay stopped");
+        RelayExit::Shutdown
+    }
+}
+
+/// Why [`Relay::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayExit {
+    Shutdown,
+    ProducerFailed,
+}
+
+/// Runs the relay until `shutdown`: creates a transactional producer with `producer`,
+/// shapes the relay with `configure`, and whenever Kafka is unreachable or the producer
+/// fails, backs off (1 s doubling to 60 s) and starts over with a new producer.
+pub async fn run_relay(
+    pool: PgPool,
+    producer: impl Fn() -> Result<EventProducer, rdkafka::error::KafkaError>,
+    configure: impl Fn(Relay) -> Relay,
+    shutdown: CancellationToken,
+) -> Result<(), RelayError> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let relay = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = Relay::new(pool.clone(), producer()?) => r,
+        };
+        match relay {
+            Ok(relay) => {
+                tracing::info!("outbox relay started");
+                if configure(relay).run(shutdown.clone()).await == RelayExit::Shutdown {
+                    return Ok(());
+                }
+                delay = Duration::from_secs(1);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "outbox relay cannot start yet");
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(delay) => {}
+        }
     }
 }

@@ -256,7 +256,7 @@ async fn when_the_broker_does_not_acknowledge_the_answer_is_unavailable() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(status.message(), "could not record the expense; retry");
+    assert_eq!(status.message(), "the expense could not be recorded right now (the event log is unavailable); nothing was saved, please try again shortly");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",

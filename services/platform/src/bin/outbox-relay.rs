@@ -7,7 +7,13 @@
 
 use std::time::Duration;
 
-use platform::{config::Env, db, kafka::EventProducer, outbox::Relay, BoxError};
+use platform::{
+    config::Env,
+    db,
+    kafka::EventProducer,
+    outbox::{run_relay, Relay},
+    BoxError,
+};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -29,18 +35,21 @@ async fn main() -> Result<(), BoxError> {
     let delay = env.optional::<u64>("OUTBOX_SEND_DELAY_MS", "milliseconds")?;
 
     let pool = db::pool(&url, 2)?;
-    let producer = EventProducer::transactional(&brokers, &source, &tx_id, Duration::from_secs(30))?;
-    let mut relay = Relay::new(pool, producer).await?.with_batch_size(batch);
-    if let Some(ms) = delay {
-        relay = relay.with_send_delay(Duration::from_millis(ms));
-    }
+    let producer = || EventProducer::transactional(&brokers, &source, &tx_id, Duration::from_secs(30));
+    let configure = |relay: Relay| {
+        let relay = relay.with_batch_size(batch);
+        match delay {
+            Some(ms) => relay.with_send_delay(Duration::from_millis(ms)),
+            None => relay,
+        }
+    };
     let stop = CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {
         platform::grpc::shutdown_signal().await;
         s.cancel();
     });
-    tracing::info!(transactional_id = %tx_id, "outbox relay started");
-    relay.run(stop).await;
+    tracing::info!(transactional_id = %tx_id, "starting the outbox relay");
+    run_relay(pool, producer, configure, stop).await?;
     Ok(())
 }

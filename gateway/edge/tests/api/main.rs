@@ -2,10 +2,12 @@
 //! layout), test names read as sentences.
 
 mod auth;
+mod bad_input;
 mod errors;
 mod health;
 mod helpers;
 mod kong_config;
 mod limits;
 mod propagation;
+mod security;
 mod transcoding;

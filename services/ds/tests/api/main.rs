@@ -5,3 +5,4 @@ mod extraction;
 mod helpers;
 mod llm;
 mod profiles;
+mod security;

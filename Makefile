@@ -26,9 +26,10 @@ build: ## Build every crate
 	$(CARGO) build --workspace --all-targets
 
 .PHONY: lint
-lint: ## rustfmt and clippy, warnings are errors
+lint: ## rustfmt and clippy (warnings are errors), cargo-deny (licenses, bans, sources; advisories when reachable)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/deny.sh
 
 .PHONY: test
 test: ## Start the infrastructure, run lint and every test, stop what was started

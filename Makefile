@@ -11,7 +11,7 @@ TEST_THREADS ?= 4
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: infra-up infra-down infra-status
 infra-up: ## Start the project-private PostgreSQL and Kafka (installs them when missing)
@@ -82,8 +82,10 @@ eval: ## Extractor accuracy on ../shared/eval/extraction-dev.jsonl
 	python3 scripts/eval.py --bin target/release/ds-extract
 
 .PHONY: bench
-bench: ## Benchmarks (criterion), figures in target/criterion
-	$(CARGO) bench --workspace
+bench: ## Benchmarks and load generators (criterion figures in target/criterion); starts the infrastructure
+	$(INFRA) up >/dev/null
+	$(CARGO) build --release --workspace --bins
+	eval "$$($(INFRA) env)"; $(CARGO) bench --workspace
 
 .PHONY: k8s-validate
 k8s-validate: ## Render k8s/overlays/{dev,prod}, validate every object (core + CRD schemas), check them against kong.yml and the protos

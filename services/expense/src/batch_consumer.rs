@@ -118,8 +118,11 @@ fn client_config(brokers: &str) -> ClientConfig {
     c
 }
 
+/// How long a batch waits for the next message of a burst.
+const BURST_GAP: Duration = Duration::from_millis(2);
+
 /// Waits for a first message (or shutdown: `None`), then takes whatever else arrives
-/// within `max_wait`, up to `max_messages`.
+/// within `max_wait` without a pause longer than `BURST_GAP`, up to `max_messages`.
 async fn next_batch(
     consumer: &StreamConsumer,
     settings: &BatchSettings,
@@ -139,9 +142,13 @@ async fn next_batch(
     };
     let mut batch = Vec::with_capacity(settings.max_messages.min(4096));
     batch.push(first);
+    // Take what keeps arriving, up to `max_wait` in all; a pause of `BURST_GAP` means the
+    // burst is over. Under load batches fill up; a lone event goes through at once instead
+    // of waiting out `max_wait`.
     let deadline = tokio::time::Instant::now() + settings.max_wait;
     while batch.len() < settings.max_messages {
-        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+        let until = (tokio::time::Instant::now() + BURST_GAP).min(deadline);
+        match tokio::time::timeout_at(until, consumer.recv()).await {
             Ok(Ok(m)) => batch.push(m.detach()),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, topic = %settings.consumer.topic, "kafka receive error");

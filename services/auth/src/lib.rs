@@ -25,7 +25,7 @@ use platform::{
     config::Env,
     grpc::GrpcServer,
     jwt::JwtVerifier,
-    kafka::{consume, ensure_topics, topic_name, ConsumerSettings},
+    kafka::{consume, ensure_topics, ensure_topics_until_done, topic_name, ConsumerSettings},
     BoxError,
 };
 use tokio_util::sync::CancellationToken;
@@ -156,33 +156,6 @@ fn as_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Creates the topics, retrying with backoff while the broker is unreachable. Returns
-/// false if the service stopped first.
-async fn ensure_topics_until_done(brokers: &str, topics: &[String], stop: &CancellationToken) -> bool {
-    let names = as_strs(topics);
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(15),
-            ensure_topics(brokers, &names, PARTITIONS),
-        );
-        let failure = tokio::select! {
-            _ = stop.cancelled() => return false,
-            r = attempt => match r {
-                Ok(Ok(())) => return true,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "timed out".to_owned(),
-            },
-        };
-        tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, "creating Kafka topics failed");
-        tokio::select! {
-            _ = stop.cancelled() => return false,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(30));
-    }
-}
-
 /// Consumes `UserDeleted` in group `auth-service<suffix>` once the topics exist.
 fn spawn_user_deleted_consumer(
     app: &mut App,
@@ -195,7 +168,7 @@ fn spawn_user_deleted_consumer(
     let dlq = app.producer()?;
     let stop = app.shutdown_token();
     app.spawn("user-deleted-consumer", async move {
-        if !ensure_topics_until_done(&c.kafka_brokers, &topics, &stop).await {
+        if !ensure_topics_until_done(&c.kafka_brokers, &as_strs(&topics), PARTITIONS, &stop).await {
             return Ok(());
         }
         let settings = ConsumerSettings::new(&c.kafka_brokers, &group, &topic);

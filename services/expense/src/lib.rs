@@ -15,7 +15,7 @@ use platform::{
     app::App,
     config::Env,
     grpc::GrpcServer,
-    kafka::{consume, ensure_topics, topic_name, ConsumerSettings},
+    kafka::{consume, ensure_topics_until_done, topic_name, ConsumerSettings},
     BoxError,
 };
 
@@ -38,7 +38,6 @@ impl Application {
         let common = &config.common;
         let extracted = topic_name(topics::EXPENSE_EXTRACTED, &common.topic_suffix);
         let deleted = topic_name(topics::USER_DELETED, &common.topic_suffix);
-        ensure_topics(&common.kafka_brokers, &[&extracted, &deleted], 3).await?;
         let group = format!("expense-service{}", common.topic_suffix);
 
         let mut app = App::new(common.clone());
@@ -51,7 +50,13 @@ impl Application {
             max_wait: config.batch_wait,
         };
         let (stop, consumer_pool) = (app.shutdown_token(), pool.clone());
+        // Kafka may come up after the service: each consumer creates its topic when it can.
+        let brokers = common.kafka_brokers.clone();
         app.spawn("expense-extracted-consumer", async move {
+            let topic = settings.consumer.topic.clone();
+            if !ensure_topics_until_done(&brokers, &[&topic], 3, &stop).await {
+                return Ok(());
+            }
             let handler = move |batch| {
                 let pool = consumer_pool.clone();
                 async move { events::on_expenses_extracted(&pool, batch).await }
@@ -62,7 +67,11 @@ impl Application {
         // UserDeleted is rare: platform's one-at-a-time consumer.
         let settings = ConsumerSettings::new(&common.kafka_brokers, &group, &deleted);
         let (dlq, stop, consumer_pool) = (app.producer()?, app.shutdown_token(), pool.clone());
+        let brokers = common.kafka_brokers.clone();
         app.spawn("user-deleted-consumer", async move {
+            if !ensure_topics_until_done(&brokers, &[&deleted], 3, &stop).await {
+                return Ok(());
+            }
             let handler = move |env| {
                 let pool = consumer_pool.clone();
                 async move { events::on_user_deleted(&pool, env).await }

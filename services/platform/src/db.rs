@@ -29,14 +29,21 @@ pub fn pool(url: &str, max_size: usize) -> Result<PgPool, crate::BoxError> {
         .build()?)
 }
 
+/// The advisory lock key migrations hold (any constant; advisory locks are per database).
+const MIGRATION_LOCK: i64 = 0x6574_6d69_6772; // "etmigr"
+
 /// Runs the platform's migrations, then the service's, on a dedicated blocking thread
-/// (diesel's migration harness is synchronous).
+/// (diesel's migration harness is synchronous), one replica at a time.
 pub async fn migrate(url: &str, service: EmbeddedMigrations) -> Result<(), crate::BoxError> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> Result<(), crate::BoxError> {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        // Replicas starting together (a rollout, a first install) take turns: the first
+        // migrates, the others then find nothing pending. The lock ends with the session.
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn)?;
         conn.run_pending_migrations(PLATFORM_MIGRATIONS)?;
         conn.run_pending_migrations(service)?;
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut conn)?;
         Ok(())
     })
     .await?

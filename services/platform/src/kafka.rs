@@ -244,15 +244,48 @@ pub fn topic_name(base: &str, suffix: &str) -> String {
     format!("{base}{suffix}")
 }
 
-/// Creates the topics (and their dead-letter topics) that do not exist yet. In a cluster,
-/// Strimzi KafkaTopic objects do this; locally and in tests, services call it at start-up.
+/// [`ensure_topics`], retried with backoff (0.5 s doubling to 30 s) while the broker is
+/// unreachable, so a service can start before Kafka and catch up. `false` if `stop` was
+/// cancelled first.
+pub async fn ensure_topics_until_done(
+    brokers: &str,
+    topics: &[&str],
+    partitions: i32,
+    stop: &tokio_util::sync::CancellationToken,
+) -> bool {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(15),
+            ensure_topics(brokers, topics, partitions),
+        );
+        let failure = tokio::select! {
+            _ = stop.cancelled() => return false,
+            r = attempt => match r {
+                Ok(Ok(())) => return true,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".to_owned(),
+            },
+        };
+        tracing::warn!(error = %failure, retry_in_ms = delay.as_millis() as u64, ?topics, "creating Kafka topics failed");
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Creates the topics (and their dead-letter topics) that do not exist yet, with the
+/// broker's default replication factor. In a cluster, Strimzi KafkaTopic objects do this;
+/// locally and in tests, services call it at start-up.
 pub async fn ensure_topics(brokers: &str, topics: &[&str], partitions: i32) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
     let mut names: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
     names.extend(topics.iter().map(|t| contracts::topics::dlq(t)));
     let new: Vec<NewTopic> = names
         .iter()
-        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(-1)))
         .collect();
     let results = admin
         .create_topics(

@@ -34,7 +34,8 @@ impl Application {
         let common = &config.common;
         let registered = topic_name(topics::USER_REGISTERED, &common.topic_suffix);
         let deleted = topic_name(topics::USER_DELETED, &common.topic_suffix);
-        platform::kafka::ensure_topics(&common.kafka_brokers, &[&registered, &deleted], 3).await?;
+        // Kafka may come up after the service: the consumer creates the topics when it can.
+        let topics = [registered.clone(), deleted];
 
         let mut app = App::new(common.clone());
         app.spawn_outbox_relay(pool.clone(), &config.outbox_instance);
@@ -46,7 +47,12 @@ impl Application {
         );
         let (dlq, stop, consumer_pool) = (app.producer()?, app.shutdown_token(), pool.clone());
         let defaults = (config.default_currency, config.default_timezone);
+        let brokers = common.kafka_brokers.clone();
         app.spawn("user-registered-consumer", async move {
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            if !platform::kafka::ensure_topics_until_done(&brokers, &names, 3, &stop).await {
+                return Ok(());
+            }
             let handler = move |env| {
                 let pool = consumer_pool.clone();
                 async move { events::on_user_registered(&pool, defaults, env).await }

@@ -15,6 +15,17 @@ mkdir -p "$LOGS" "$KEYS"
 
 say() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }
 
+# The tools the dev key and the printed example use (Debian packages).
+missing=()
+for tool in curl jq openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+    { $sudo_cmd apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+    say "could not install ${missing[*]}; install them to try the examples"
+fi
+
 scripts/infra.sh up >/dev/null
 eval "$(scripts/infra.sh env)"
 

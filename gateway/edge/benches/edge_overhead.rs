@@ -206,6 +206,8 @@ jwt:
                 .await
             };
             let via_edge = {
+                // reqwest may carry ds-service's `rustls-no-provider` (workspace features).
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
                 let edge_url = edge_url.clone();
                 let token = token.clone();

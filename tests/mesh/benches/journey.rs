@@ -4,12 +4,17 @@
 //! the release binaries. The baseline, measured in the same run, is the extraction request
 //! alone (edge → ds → Kafka acknowledgement); the journey adds the consumer and the ledger.
 //!
+//! Then the edge's overhead on a real RPC: `GetExpense` on the real expense-service (token
+//! check, PostgreSQL read) called directly over gRPC vs as `GET /v1/expenses/{id}` through
+//! the edge, at the same concurrency, `BENCH_SECS` (5) seconds each.
+//!
 //! Sizes: `BENCH_JOURNEYS` (300 one at a time), `BENCH_CLIENTS` (8 concurrent clients,
 //! each `BENCH_JOURNEYS / 4` journeys). Needs `scripts/infra.sh up`.
 
 use std::time::{Duration, Instant};
 
-use mesh::{Mesh, User};
+use contracts::expense::{expense_service_client::ExpenseServiceClient, GetExpenseRequest};
+use mesh::{Mesh, Proc, User};
 use serde_json::json;
 
 const TEXTS: [&str; 6] = [
@@ -69,6 +74,100 @@ fn row(name: &str, mut v: Vec<Duration>, wall: Duration) -> String {
         ms(*v.last().unwrap()),
         v.len() as f64 / wall.as_secs_f64()
     )
+}
+
+/// Runs `call` from `clients` tasks for `secs`; every latency.
+async fn load<F, Fut>(clients: usize, secs: u64, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let started = Instant::now();
+    let until = started + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    call().await;
+                    out.push(t.elapsed());
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    (all, started.elapsed())
+}
+
+async fn edge_overhead(mesh: std::sync::Arc<Mesh>, user: &User, id: String, clients: usize, secs: u64) {
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", mesh.port(Proc::Expense)))
+            .unwrap()
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .unwrap();
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {}", user.access_token).parse().unwrap();
+    let direct = {
+        let (channel, bearer, id) = (channel.clone(), bearer.clone(), id.clone());
+        move || {
+            let mut client = ExpenseServiceClient::new(channel.clone());
+            let mut req = tonic::Request::new(GetExpenseRequest { id: id.clone() });
+            req.metadata_mut().insert("authorization", bearer.clone());
+            async move {
+                client.get_expense(req).await.expect("GetExpense");
+            }
+        }
+    };
+    let via_edge = {
+        let (mesh, token, path) = (
+            mesh.clone(),
+            user.access_token.clone(),
+            format!("/v1/expenses/{id}"),
+        );
+        move || {
+            let (mesh, token, path) = (mesh.clone(), token.clone(), path.clone());
+            async move {
+                let (status, _) = mesh.get(&path, &token).await;
+                assert_eq!(status, 200);
+            }
+        }
+    };
+    let (d, dw) = load(clients, secs, direct).await;
+    let (e, ew) = load(clients, secs, via_edge).await;
+    let p = |v: &[Duration], q: f64| {
+        let mut v = v.to_vec();
+        v.sort();
+        percentile(&v, q).as_secs_f64()
+    };
+    println!(
+        "{}",
+        row(
+            &format!("GetExpense direct gRPC, {clients} clients"),
+            d.clone(),
+            dw
+        )
+    );
+    println!(
+        "{}",
+        row(
+            &format!("GET /v1/expenses/{{id}} via the edge, {clients} clients"),
+            e.clone(),
+            ew
+        )
+    );
+    println!(
+        "| edge / direct, {clients} clients | {:.2}× | | {:.2}× | | {:.2}× |",
+        p(&e, 0.5) / p(&d, 0.5),
+        p(&e, 0.99) / p(&d, 0.99),
+        (e.len() as f64 / ew.as_secs_f64()) / (d.len() as f64 / dw.as_secs_f64()),
+    );
 }
 
 fn main() {
@@ -188,5 +287,24 @@ fn main() {
             p50(&listed) / p50(&answered),
             p50(&listed_c) / p50(&answered_c)
         );
+
+        let secs: u64 = std::env::var("BENCH_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        let (status, created) = mesh
+            .post(
+                "/v1/expenses",
+                Some(&users[0].access_token),
+                json!({"amount": "12.50", "currency": "EUR", "merchant": "Bench"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        println!("\nThe edge's overhead on a real RPC (expense-service on PostgreSQL), {secs} s each\n");
+        println!("| measured | p50 | p90 | p99 | max | per second |\n|---|---|---|---|---|---|");
+        for c in [1, clients] {
+            edge_overhead(mesh.clone(), &users[0], id.clone(), c, secs).await;
+        }
     });
 }

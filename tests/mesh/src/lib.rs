@@ -137,6 +137,7 @@ impl Mesh {
         let edge_port = free_port();
         ports.insert(Proc::Edge, edge_port);
 
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mesh = Mesh {
             topic_suffix: format!(".{}", id),
             edge: format!("http://127.0.0.1:{edge_port}"),

@@ -367,7 +367,7 @@ pub async fn spawn_app_with(extra: &str, tweak: impl FnOnce(&mut Config)) -> Tes
     tokio::spawn(app.run_until_stopped(async move { s.cancelled().await }));
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client: http_client(),
         seen: fakes.seen,
         ds_stop,
         stop,
@@ -378,4 +378,12 @@ pub async fn spawn_app_with(extra: &str, tweak: impl FnOnce(&mut Config)) -> Tes
 pub async fn json(res: reqwest::Response) -> serde_json::Value {
     let text = res.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A plain-HTTP client. In a workspace build reqwest carries ds-service's
+/// `rustls-no-provider` feature, so building any client needs a process-wide rustls crypto
+/// provider, even one that never speaks TLS: install ring's (once; later calls are no-ops).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -171,7 +171,7 @@ jwt:
         lines
     });
 
-    let client = reqwest::Client::new();
+    let client = super::helpers::http_client();
     let token = tokens::access_token(Uuid::new_v4());
     let forged = tokens::sign(
         &tokens::claims(Uuid::new_v4()),

@@ -15,7 +15,18 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn signup_profile_extract_list_edit_summarise_and_delete() {
     let mesh = Mesh::start().await;
     let asha = mesh.signup("asha").await;
-    let token = asha.access_token.as_str();
+    // She signs in again (a second session with its own refresh token).
+    let (status, session) = mesh
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": asha.email, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["user_id"], json!(asha.user_id));
+    assert_eq!(session["expires_in"], json!(900), "{session}");
+    let token = session["access_token"].as_str().unwrap();
 
     // The profile appears once user-service has consumed UserRegistered.
     let (status, profile) = mesh.get_until("/v1/users/me", token, WAIT, |s, _| s == 200).await;
@@ -69,18 +80,42 @@ async fn signup_profile_extract_list_edit_summarise_and_delete() {
     assert_eq!(expense["user_id"], json!(asha.user_id));
     let extracted_id = expense["id"].as_str().expect("an expense id").to_owned();
 
-    // ... and is listable once expense-service has consumed ExpenseExtracted.
+    // Two more: a bank SMS and a ride.
+    let mut more = Vec::new();
+    for text in [
+        "Rs.1,299.00 debited from a/c **1234 to VPA swiggy@ybl (UPI Ref No 412345678901)",
+        "uber to the airport 640 today",
+    ] {
+        let (status, body) = mesh
+            .post("/v1/extractions", Some(token), json!({"text": text}))
+            .await;
+        assert_eq!(status, 200, "{text}: {body}");
+        more.push(body["expense"].clone());
+    }
+    assert_eq!(
+        (&more[0]["merchant"], &more[0]["amount"], &more[0]["category"]),
+        (&json!("Swiggy"), &json!("1299.00"), &json!("FOOD_AND_DRINK"))
+    );
+    assert_eq!(
+        (&more[1]["merchant"], &more[1]["amount"], &more[1]["category"]),
+        (&json!("Uber"), &json!("640.00"), &json!("TRANSPORT"))
+    );
+
+    // ... all listable once expense-service has consumed the ExpenseExtracted events.
     let (_, listed) = mesh
         .get_until("/v1/expenses", token, WAIT, |_, b| {
-            b["expenses"].as_array().is_some_and(|e| !e.is_empty())
+            b["expenses"].as_array().is_some_and(|e| e.len() == 3)
         })
         .await;
-    assert!(
-        listed["expenses"].as_array().is_some_and(|e| !e.is_empty()),
+    assert_eq!(
+        listed["expenses"].as_array().map(Vec::len),
+        Some(3),
         "not listed: {listed}; expense-service log:\n{}",
         mesh.tail(mesh::Proc::Expense, 20)
     );
-    let stored = &listed["expenses"][0];
+    let (_, subway) = mesh.get("/v1/expenses?merchant=subw", token).await;
+    assert_eq!(subway["expenses"].as_array().unwrap().len(), 1, "{subway}");
+    let stored = &subway["expenses"][0];
     assert_eq!(stored["id"], json!(extracted_id));
     assert_eq!(stored["amount"], "250.00");
     assert_eq!(
@@ -115,7 +150,7 @@ async fn signup_profile_extract_list_edit_summarise_and_delete() {
 
     // Filters and the summary agree with what is stored.
     let (_, food) = mesh.get("/v1/expenses?category=FOOD_AND_DRINK", token).await;
-    assert_eq!(food["expenses"].as_array().unwrap().len(), 1, "{food}");
+    assert_eq!(food["expenses"].as_array().unwrap().len(), 2, "{food}");
     let (status, summary) = mesh.get("/v1/expense-summary?group_by=CATEGORY", token).await;
     assert_eq!(status, 200, "{summary}");
     let groups = summary["groups"].as_array().unwrap();
@@ -127,9 +162,10 @@ async fn signup_profile_extract_list_edit_summarise_and_delete() {
     };
     assert_eq!(
         total("FOOD_AND_DRINK"),
-        Some(("250.00".into(), json!(1))),
+        Some(("1549.00".into(), json!(2))),
         "{summary}"
     );
+    assert_eq!(total("TRANSPORT"), Some(("640.00".into(), json!(1))), "{summary}");
     assert_eq!(total("HOUSING"), Some(("1300.00".into(), json!(1))), "{summary}");
 
     // Another person sees none of it, exactly as if it did not exist.
@@ -171,6 +207,21 @@ async fn signup_profile_extract_list_edit_summarise_and_delete() {
         )
         .await;
     assert_eq!(status, 401, "{reuse}");
+
+    // Logout revokes that session's refresh token.
+    let rotated_refresh = rotated["refresh_token"].as_str().unwrap();
+    let (status, _) = mesh
+        .post("/v1/auth/logout", None, json!({"refresh_token": rotated_refresh}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = mesh
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": rotated_refresh}),
+        )
+        .await;
+    assert_eq!(status, 401, "a logged-out refresh token is refused");
 
     // Deleting the account: the profile goes, the expenses are purged, login stops working.
     let (status, body) = mesh.call(Method::DELETE, "/v1/users/me", Some(token), None).await;

@@ -17,7 +17,7 @@ pub mod grpc;
 pub mod service;
 pub mod store;
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use contracts::{auth::auth_service_server::AuthServiceServer, events::UserDeleted, topics};
 use platform::{
@@ -49,23 +49,23 @@ pub const CONSUMER_GROUP: &str = "auth-service";
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Reads the configuration from the environment, starts telemetry and serves until
-/// SIGTERM/Ctrl-C.
-pub async fn run() -> ExitCode {
+/// SIGTERM/Ctrl-C; the process exit code (0 ok, 1 failed, 2 bad configuration).
+pub async fn run() -> i32 {
     let config = match Config::from_env(&Env::process()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("auth-service: configuration error: {e}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let _telemetry = platform::telemetry::init(&config.common.service_name);
     let result = async { Application::build(config).await?.run_until_stopped().await }.await;
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "auth-service stopped with an error");
             eprintln!("auth-service: {e}");
-            ExitCode::FAILURE
+            1
         }
     }
 }

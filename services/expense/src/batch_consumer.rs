@@ -109,6 +109,7 @@ where
         tracing::debug!(error = %e, "final commit");
     }
     tracing::info!(topic = %s.topic, "batch consumer stopped");
+    platform::kafka::close_consumer(consumer).await;
     Ok(())
 }
 

@@ -114,3 +114,19 @@ pub fn instance_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "local".into())
 }
+
+/// Ends the process once a service's `run` has returned, with exit code 0 on `Ok` and 1
+/// (the error printed) otherwise. A stopped service must not linger: Kafka clients dropped
+/// after their tasks were aborted close on the runtime's threads, and a consumer closing
+/// while every broker is down waits for ever (librdkafka's consumer close), which would
+/// keep the runtime, and the process, alive. Telemetry has been flushed by then (`run`'s
+/// guard), and every effect was committed before the shutdown finished.
+pub fn exit(result: Result<(), BoxError>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::exit(1)
+        }
+    }
+}

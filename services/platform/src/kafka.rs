@@ -524,7 +524,21 @@ where
         tracing::debug!(error = %e, "final commit");
     }
     tracing::info!(topic = %settings.topic, "consumer stopped");
+    close_consumer(consumer).await;
     Ok(())
+}
+
+/// Drops a consumer off the async worker threads, waiting at most 5 s. Dropping closes it
+/// (leaves the group), and librdkafka's close waits for ever while every broker is down: on
+/// a worker thread that would stall the runtime, and with it the service's shutdown.
+pub async fn close_consumer<C: Send + 'static>(consumer: C) {
+    let closing = tokio::task::spawn_blocking(move || drop(consumer));
+    if tokio::time::timeout(Duration::from_secs(5), closing)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the Kafka consumer did not close within 5 s (brokers down?); leaving it behind");
+    }
 }
 
 /// Calls the handler until it succeeds (`Some(Ok)`), fails permanently (`Some(Err)`), or

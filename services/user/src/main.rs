@@ -1,4 +1,5 @@
 #[tokio::main]
-async fn main() -> Result<(), platform::BoxError> {
-    user_service::run().await
+async fn main() {
+    // Exits as soon as the service has stopped (see `platform::app::exit`).
+    platform::app::exit(user_service::run().await)
 }

@@ -273,13 +273,27 @@ impl Mesh {
         self.procs.lock().unwrap().insert(p, child);
     }
 
-    /// Sends `signal` (`libc::SIGKILL`, `libc::SIGTERM`, ...) and waits for the exit.
+    /// Sends `signal` (`libc::SIGKILL`, `libc::SIGTERM`, ...) and waits for the exit. A
+    /// process still running 30 s after it is killed and the test fails: a service must
+    /// stop when asked, whatever else is down.
     pub fn stop(&self, p: Proc, signal: i32) {
         let child = self.procs.lock().unwrap().remove(&p);
         if let Some(mut child) = child {
             // SAFETY: kill(2) on our own child, which has not been reaped yet.
             unsafe { libc::kill(child.id() as i32, signal) };
-            let _ = child.wait();
+            let asked = Instant::now();
+            while matches!(child.try_wait(), Ok(None)) {
+                if asked.elapsed() > Duration::from_secs(30) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{} did not exit within 30 s of signal {signal}; its log:\n{}",
+                        p.binary(),
+                        self.tail(p, 20)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 

@@ -13,7 +13,8 @@
 //! 4. only then store the offsets (committed in the background and on shutdown).
 //!
 //! Dead letters go to `<topic>.dlq` with the original key, payload and headers, plus
-//! `dlq_error` and the original topic/partition/offset, exactly as platform's consumer.
+//! `dlq_error` and the original topic/partition/offset: platform's `DeadLetters`, group
+//! consumer, header reading, envelope decoding and transient-failure retry.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -22,16 +23,16 @@ use std::{
     time::Duration,
 };
 
-use chrono::{DateTime, Utc};
 use contracts::Event;
-use opentelemetry::{propagation::Extractor, trace::TraceContextExt};
-use platform::kafka::{headers, ConsumerSettings, Envelope, HandlerError};
+use opentelemetry::trace::TraceContextExt;
+use platform::kafka::{
+    decode, group_consumer, header_map, retry_transient, ConsumerSettings, DeadLetters, Envelope,
+    EventProducer, HandlerError, HeaderCarrier,
+};
 use rdkafka::{
-    config::ClientConfig,
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::KafkaError,
-    message::{Header, Headers, Message, OwnedHeaders, OwnedMessage},
-    producer::{FutureProducer, FutureRecord},
+    message::{Message, OwnedMessage},
     Offset, TopicPartitionList,
 };
 use tokio_util::sync::CancellationToken;
@@ -70,19 +71,15 @@ where
     Fut: Future<Output = Result<Vec<Rejected>, HandlerError>> + Send,
 {
     let s = &settings.consumer;
-    let consumer: StreamConsumer = client_config(&s.brokers)
-        .set("group.id", &s.group_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "500")
-        // The loop stores offsets only after the batch's effect is committed.
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .create()?;
-    consumer.subscribe(&[&s.topic])?;
-    let dlq = DeadLetters::new(&s.brokers, &s.topic, &s.group_id)?;
+    // The loop stores offsets only after the batch's effect is committed.
+    let consumer = group_consumer(s)?;
+    // A dead letter waits at most 10 s for its acknowledgement before a retry.
+    let producer = EventProducer::new(
+        &s.brokers,
+        "/expense-tracker/dead-letters",
+        Duration::from_secs(10),
+    )?;
+    let dlq = DeadLetters::new(producer, s);
     tracing::info!(topic = %s.topic, group = %s.group_id, max_messages = settings.max_messages, "batch consumer started");
 
     while let Some(batch) = next_batch(&consumer, &settings, &shutdown).await {
@@ -111,12 +108,6 @@ where
     tracing::info!(topic = %s.topic, "batch consumer stopped");
     platform::kafka::close_consumer(consumer).await;
     Ok(())
-}
-
-fn client_config(brokers: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", brokers).set("log_level", "4");
-    c
 }
 
 /// How long a batch waits for the next message of a burst.
@@ -180,7 +171,7 @@ where
     let mut envelopes: Vec<Envelope<E>> = vec![];
     let mut seen: HashSet<Uuid> = HashSet::with_capacity(batch.len());
     for (i, msg) in batch.iter().enumerate() {
-        match decode::<E>(msg) {
+        match decode::<E>(msg, &header_map(msg)) {
             Ok(env) if seen.insert(env.id) => {
                 positions.push(i);
                 envelopes.push(env);
@@ -192,7 +183,7 @@ where
     let total = envelopes.len();
     if total > 0 {
         let envelopes: Arc<[Envelope<E>]> = envelopes.into();
-        match handle_with_retry(settings, handler, envelopes.clone(), shutdown).await {
+        match retry(settings, handler, envelopes.clone(), shutdown).await {
             None => return false,
             Some(Ok(rejected)) => dead.extend(located(rejected, &positions)),
             Some(Err(reason)) if total == 1 => dead.push((positions[0], reason)),
@@ -200,7 +191,7 @@ where
                 tracing::warn!(%reason, events = total, "batch failed permanently; retrying its events one by one");
                 for (k, env) in envelopes.iter().enumerate() {
                     let one: Arc<[Envelope<E>]> = Arc::from(vec![env.clone()]);
-                    match handle_with_retry(settings, handler, one, shutdown).await {
+                    match retry(settings, handler, one, shutdown).await {
                         None => return false,
                         Some(Ok(rejected)) => dead.extend(located(rejected, &positions[k..=k])),
                         Some(Err(reason)) => dead.push((positions[k], reason)),
@@ -211,12 +202,28 @@ where
     }
     dead.sort_by_key(|(i, _)| *i);
     for (i, reason) in dead {
-        tracing::warn!(%reason, partition = batch[i].partition(), offset = batch[i].offset(), dlq = %dlq.topic, "dead-lettering message");
+        tracing::warn!(%reason, partition = batch[i].partition(), offset = batch[i].offset(), dlq = %dlq.topic(), "dead-lettering message");
         if !dlq.send(&batch[i], &reason, shutdown).await {
             return false;
         }
     }
     true
+}
+
+/// Hands `batch` to the handler, retrying transient failures (platform's rules).
+async fn retry<E, H, Fut>(
+    settings: &BatchSettings,
+    handler: &H,
+    batch: Arc<[Envelope<E>]>,
+    shutdown: &CancellationToken,
+) -> Option<Result<Vec<Rejected>, String>>
+where
+    E: Event,
+    H: Fn(Arc<[Envelope<E>]>) -> Fut,
+    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>>,
+{
+    let what = format!("batch of {} events", batch.len());
+    retry_transient(&settings.consumer, &what, shutdown, || handler(batch.clone())).await
 }
 
 /// The batch positions of rejected events. An index outside the batch is a handler bug:
@@ -232,44 +239,6 @@ fn located(rejected: Vec<Rejected>, positions: &[usize]) -> Vec<(usize, String)>
             }
         })
         .collect()
-}
-
-/// Calls the handler until it succeeds (`Some(Ok)`), fails permanently (`Some(Err)`), or
-/// shutdown interrupts a retry (`None`).
-async fn handle_with_retry<E, H, Fut>(
-    settings: &BatchSettings,
-    handler: &H,
-    batch: Arc<[Envelope<E>]>,
-    shutdown: &CancellationToken,
-) -> Option<Result<Vec<Rejected>, String>>
-where
-    E: Event,
-    H: Fn(Arc<[Envelope<E>]>) -> Fut,
-    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>>,
-{
-    use backon::BackoffBuilder;
-    let mut backoff = backon::ExponentialBuilder::default()
-        .with_min_delay(settings.consumer.min_backoff)
-        .with_max_delay(settings.consumer.max_backoff)
-        .with_jitter()
-        .without_max_times()
-        .build();
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        match handler(batch.clone()).await {
-            Ok(rejected) => return Some(Ok(rejected)),
-            Err(HandlerError::Permanent(reason)) => return Some(Err(reason)),
-            Err(HandlerError::Transient(reason)) => {
-                let delay = backoff.next().unwrap_or(settings.consumer.max_backoff);
-                tracing::warn!(attempt, error = %reason, events = batch.len(), retry_in_ms = delay.as_millis() as u64, "transient failure; retrying the batch");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-    }
 }
 
 /// Stores, per partition, the offset after the batch's last message.
@@ -291,34 +260,6 @@ fn store_offsets(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
     }
 }
 
-struct HeaderCarrier<'a>(HashMap<&'a str, &'a str>);
-
-impl Extractor for HeaderCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).copied()
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().copied().collect()
-    }
-}
-
-fn header_map(msg: &OwnedMessage) -> HashMap<&str, &str> {
-    let mut map = HashMap::new();
-    if let Some(h) = msg.headers() {
-        for header in h.iter() {
-            if let Some(v) = header.value.and_then(|v| std::str::from_utf8(v).ok()) {
-                map.insert(header.key, v);
-            }
-        }
-    }
-    map
-}
-
-/// A batch has many producers: its span *links* to each message's trace (OpenTelemetry's
-/// messaging convention) instead of having one parent. At most 128 links. A batch of one
-/// message (the usual case when traffic is light) continues that message's trace, so a
-/// request is one trace from the edge to the ledger. Uses the global propagator that
-/// `platform::telemetry::init` installs (W3C trace context).
 fn link_producers(span: &tracing::Span, batch: &[OwnedMessage]) {
     if let [only] = batch {
         platform::telemetry::adopt_remote_parent(span, &HeaderCarrier(header_map(only)));
@@ -334,103 +275,4 @@ fn link_producers(span: &tracing::Span, batch: &[OwnedMessage]) {
         }
     });
     span.record("trace_id", platform::telemetry::trace_id(span).as_str());
-}
-
-/// Decodes a message into an envelope, or says why it cannot be (platform's rules).
-fn decode<E: Event>(msg: &OwnedMessage) -> Result<Envelope<E>, String> {
-    let headers = header_map(msg);
-    let id = headers.get(headers::ID).ok_or("missing ce_id header")?;
-    let id = Uuid::parse_str(id).map_err(|e| format!("ce_id {id:?} is not a UUID: {e}"))?;
-    match headers.get(headers::TYPE) {
-        Some(t) if *t == E::TYPE => {}
-        Some(t) => return Err(format!("ce_type {t:?} is not {}", E::TYPE)),
-        None => return Err("missing ce_type header".into()),
-    }
-    let payload = msg.payload().ok_or("empty payload")?;
-    let event = E::decode(payload).map_err(|e| format!("undecodable {}: {e}", E::TYPE))?;
-    let time = headers
-        .get(headers::TIME)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc));
-    Ok(Envelope {
-        id,
-        event,
-        time,
-        source: headers.get(headers::SOURCE).map(|s| s.to_string()),
-        topic: msg.topic().to_owned(),
-        partition: msg.partition(),
-        offset: msg.offset(),
-    })
-}
-
-// === impl DeadLetters ===
-
-/// The dead-letter producer: platform's `EventProducer` sends only CloudEvents it builds
-/// itself, so dead letters (a copy of the original) need a producer of their own.
-struct DeadLetters {
-    producer: FutureProducer,
-    topic: String,
-    group_id: String,
-}
-
-impl DeadLetters {
-    fn new(brokers: &str, topic: &str, group_id: &str) -> Result<Self, KafkaError> {
-        let producer = client_config(brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", "10000")
-            .create()?;
-        Ok(Self {
-            producer,
-            topic: contracts::topics::dlq(topic),
-            group_id: group_id.to_owned(),
-        })
-    }
-
-    /// Copies `msg` to the DLQ with `reason`; retries until acknowledged. `false` when
-    /// shutdown interrupted it.
-    async fn send(&self, msg: &OwnedMessage, reason: &str, shutdown: &CancellationToken) -> bool {
-        loop {
-            let mut h = OwnedHeaders::new();
-            if let Some(orig) = msg.headers() {
-                for header in orig.iter() {
-                    h = h.insert(Header {
-                        key: header.key,
-                        value: header.value,
-                    });
-                }
-            }
-            let partition = msg.partition().to_string();
-            let offset = msg.offset().to_string();
-            for (key, value) in [
-                (headers::DLQ_ERROR, reason),
-                (headers::DLQ_TOPIC, msg.topic()),
-                (headers::DLQ_PARTITION, partition.as_str()),
-                (headers::DLQ_OFFSET, offset.as_str()),
-                (headers::DLQ_CONSUMER, self.group_id.as_str()),
-            ] {
-                h = h.insert(Header {
-                    key,
-                    value: Some(value),
-                });
-            }
-            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(h);
-            if let Some(k) = msg.key() {
-                record = record.key(k);
-            }
-            if let Some(p) = msg.payload() {
-                record = record.payload(p);
-            }
-            match self.producer.send(record, Duration::from_secs(10)).await {
-                Ok(_) => return true,
-                Err((e, _)) => {
-                    tracing::error!(error = %e, "dead-lettering failed; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return false,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        }
-    }
 }

@@ -17,7 +17,7 @@ use rdkafka::{
     config::ClientConfig,
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
-    message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders},
+    message::{Header, Headers, Message, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
 use tokio_util::sync::CancellationToken;
@@ -384,7 +384,8 @@ impl ConsumerSettings {
     }
 }
 
-struct HeaderCarrier<'a>(HashMap<&'a str, &'a str>);
+/// A message's headers as an OpenTelemetry extractor (W3C `traceparent`/`tracestate`).
+pub struct HeaderCarrier<'a>(pub HashMap<&'a str, &'a str>);
 
 impl Extractor for HeaderCarrier<'_> {
     fn get(&self, key: &str) -> Option<&str> {
@@ -395,7 +396,8 @@ impl Extractor for HeaderCarrier<'_> {
     }
 }
 
-fn header_map<'a>(msg: &'a BorrowedMessage<'a>) -> HashMap<&'a str, &'a str> {
+/// A message's UTF-8 headers by name (others are left out).
+pub fn header_map<M: Message>(msg: &M) -> HashMap<&str, &str> {
     let mut map = HashMap::new();
     if let Some(h) = msg.headers() {
         for header in h.iter() {
@@ -407,8 +409,9 @@ fn header_map<'a>(msg: &'a BorrowedMessage<'a>) -> HashMap<&'a str, &'a str> {
     map
 }
 
-/// Decodes a message into an envelope, or says why it cannot be.
-fn decode<E: Event>(msg: &BorrowedMessage<'_>, headers: &HashMap<&str, &str>) -> Result<Envelope<E>, String> {
+/// Decodes a message (with its [`header_map`]) into an envelope, or says why it cannot be:
+/// the reason a dead letter carries.
+pub fn decode<E: Event>(msg: &impl Message, headers: &HashMap<&str, &str>) -> Result<Envelope<E>, String> {
     let id = headers.get(headers::ID).ok_or("missing ce_id header")?;
     let id = Uuid::parse_str(id).map_err(|e| format!("ce_id {id:?} is not a UUID: {e}"))?;
     match headers.get(headers::TYPE) {
@@ -449,19 +452,8 @@ where
     H: Fn(Envelope<E>) -> Fut + Send + Sync,
     Fut: Future<Output = Result<(), HandlerError>> + Send,
 {
-    let consumer: StreamConsumer = client_config(&settings.brokers)
-        .set("group.id", &settings.group_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "500")
-        // The loop stores an offset only after the effect is committed.
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .create()?;
-    consumer.subscribe(&[&settings.topic])?;
-    let dlq_topic = contracts::topics::dlq(&settings.topic);
+    let consumer = group_consumer(&settings)?;
+    let dlq = DeadLetters::new(dlq, &settings);
     tracing::info!(topic = %settings.topic, group = %settings.group_id, "consumer started");
 
     loop {
@@ -495,7 +487,7 @@ where
             match decode::<E>(&msg, &headers) {
                 Ok(envelope) => {
                     Span::current().record("event_id", envelope.id.to_string());
-                    handle_with_retry(&settings, &handler, envelope, &shutdown).await
+                    retry_transient(&settings, "event", &shutdown, || handler(envelope.clone())).await
                 }
                 Err(reason) => Some(Err(reason)),
             }
@@ -509,9 +501,9 @@ where
             Some(Ok(())) => {}
             Some(Err(reason)) => {
                 let _g = span.enter();
-                tracing::warn!(reason = %reason, dlq = %dlq_topic, "dead-lettering message");
+                tracing::warn!(reason = %reason, dlq = %dlq.topic(), "dead-lettering message");
                 drop(_g);
-                if !dead_letter(&dlq, &dlq_topic, &settings, &msg, &reason, &shutdown).await {
+                if !dlq.send(&msg, &reason, &shutdown).await {
                     break;
                 }
             }
@@ -541,18 +533,19 @@ pub async fn close_consumer<C: Send + 'static>(consumer: C) {
     }
 }
 
-/// Calls the handler until it succeeds (`Some(Ok)`), fails permanently (`Some(Err)`), or
-/// shutdown interrupts a retry (`None`).
-async fn handle_with_retry<E, H, Fut>(
+/// Runs `attempt` until it succeeds (`Some(Ok)`), fails permanently (`Some(Err)`), or
+/// shutdown interrupts a retry (`None`); transient failures are retried with jittered
+/// exponential backoff between `settings.min_backoff` and `max_backoff`, never given up.
+/// `what` names the work in the retry log (e.g. "batch of 12 events").
+pub async fn retry_transient<T, F, Fut>(
     settings: &ConsumerSettings,
-    handler: &H,
-    envelope: Envelope<E>,
+    what: &str,
     shutdown: &CancellationToken,
-) -> Option<Result<(), String>>
+    mut attempt: F,
+) -> Option<Result<T, String>>
 where
-    E: Event,
-    H: Fn(Envelope<E>) -> Fut,
-    Fut: Future<Output = Result<(), HandlerError>>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, HandlerError>>,
 {
     use backon::BackoffBuilder;
     let mut backoff = backon::ExponentialBuilder::default()
@@ -561,15 +554,15 @@ where
         .with_jitter()
         .without_max_times()
         .build();
-    let mut attempt = 0u32;
+    let mut attempts = 0u32;
     loop {
-        attempt += 1;
-        match handler(envelope.clone()).await {
-            Ok(()) => return Some(Ok(())),
+        attempts += 1;
+        match attempt().await {
+            Ok(done) => return Some(Ok(done)),
             Err(HandlerError::Permanent(reason)) => return Some(Err(reason)),
             Err(HandlerError::Transient(reason)) => {
                 let delay = backoff.next().unwrap_or(settings.max_backoff);
-                tracing::warn!(attempt, error = %reason, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
+                tracing::warn!(attempt = attempts, error = %reason, %what, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return None,
                     _ = tokio::time::sleep(delay) => {}
@@ -579,59 +572,85 @@ where
     }
 }
 
-/// Copies the message to the DLQ with the reason in headers; retries until acknowledged.
-/// Returns false when shutdown interrupted it.
-async fn dead_letter(
-    dlq: &EventProducer,
-    dlq_topic: &str,
-    settings: &ConsumerSettings,
-    msg: &BorrowedMessage<'_>,
-    reason: &str,
-    shutdown: &CancellationToken,
-) -> bool {
-    loop {
-        let mut h = OwnedHeaders::new();
-        if let Some(orig) = msg.headers() {
-            for header in orig.iter() {
+/// A consumer group's member, subscribed to `settings.topic`: at-least-once (offsets stored
+/// by the caller only after the effect commits, committed in the background and on
+/// shutdown), reading only committed transactions.
+pub fn group_consumer(settings: &ConsumerSettings) -> Result<StreamConsumer, KafkaError> {
+    let consumer: StreamConsumer = client_config(&settings.brokers)
+        .set("group.id", &settings.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "500")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()?;
+    consumer.subscribe(&[&settings.topic])?;
+    Ok(consumer)
+}
+
+/// A consumer's dead-letter topic, `<topic>.dlq`: a message that cannot be handled is
+/// copied there as-is (key, payload, headers) plus `dlq_error`, the original topic,
+/// partition and offset, and the consumer group.
+pub struct DeadLetters {
+    producer: EventProducer,
+    topic: String,
+    group_id: String,
+}
+
+impl DeadLetters {
+    pub fn new(producer: EventProducer, settings: &ConsumerSettings) -> Self {
+        Self {
+            producer,
+            topic: contracts::topics::dlq(&settings.topic),
+            group_id: settings.group_id.clone(),
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Copies `msg` with `reason`, retrying every second until the broker acknowledges;
+    /// `false` when shutdown came first.
+    pub async fn send<M: Message>(&self, msg: &M, reason: &str, shutdown: &CancellationToken) -> bool {
+        loop {
+            let mut h = OwnedHeaders::new();
+            if let Some(orig) = msg.headers() {
+                for header in orig.iter() {
+                    h = h.insert(Header {
+                        key: header.key,
+                        value: header.value,
+                    });
+                }
+            }
+            let partition = msg.partition().to_string();
+            let offset = msg.offset().to_string();
+            for (key, value) in [
+                (headers::DLQ_ERROR, reason),
+                (headers::DLQ_TOPIC, msg.topic()),
+                (headers::DLQ_PARTITION, partition.as_str()),
+                (headers::DLQ_OFFSET, offset.as_str()),
+                (headers::DLQ_CONSUMER, self.group_id.as_str()),
+            ] {
                 h = h.insert(Header {
-                    key: header.key,
-                    value: header.value,
+                    key,
+                    value: Some(value),
                 });
             }
-        }
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
-        h = h
-            .insert(Header {
-                key: headers::DLQ_ERROR,
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: headers::DLQ_TOPIC,
-                value: Some(msg.topic()),
-            })
-            .insert(Header {
-                key: headers::DLQ_PARTITION,
-                value: Some(&partition),
-            })
-            .insert(Header {
-                key: headers::DLQ_OFFSET,
-                value: Some(&offset),
-            })
-            .insert(Header {
-                key: headers::DLQ_CONSUMER,
-                value: Some(&settings.group_id),
-            });
-        match dlq
-            .send_with_headers(dlq_topic, msg.key(), msg.payload(), h)
-            .await
-        {
-            Ok(()) => return true,
-            Err(e) => {
-                tracing::error!(error = %e, "dead-lettering failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return false,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            match self
+                .producer
+                .send_with_headers(&self.topic, msg.key(), msg.payload(), h)
+                .await
+            {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::error!(error = %e, "dead-lettering failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
                 }
             }
         }

@@ -12,10 +12,7 @@
 //! figures are an upper bound on the service's own latency. Sizes: `BENCH_REQUESTS`
 //! (5000), `BENCH_CONCURRENCY` (16).
 
-use std::{
-    net::{TcpStream, ToSocketAddrs},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use contracts::{
     ds::{extraction_service_client::ExtractionServiceClient, ExtractExpenseRequest},
@@ -26,7 +23,10 @@ use futures::StreamExt;
 use platform::{
     config::Env,
     kafka::{EventProducer, RawEvent},
-    testing::{eventually, tokens, unique, Infra},
+    testing::{
+        bench::{env_usize, ms, reachable},
+        eventually, tokens, unique, Infra,
+    },
 };
 use tonic::{metadata::MetadataValue, transport::Channel};
 use uuid::Uuid;
@@ -64,41 +64,12 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Is something listening on the `host:port` part of `url_or_addr`?
-fn reachable(url_or_addr: &str) -> bool {
-    let host_port = url_or_addr
-        .rsplit('@')
-        .next()
-        .unwrap_or(url_or_addr)
-        .trim_start_matches("postgres://")
-        .split(['/', ','])
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    host_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
-}
-
 struct Stats {
     p50: Duration,
     p90: Duration,
     p99: Duration,
     max: Duration,
     per_sec: f64,
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Sends `n` requests, `concurrency` at a time, and reports latency percentiles.

@@ -10,10 +10,7 @@
 //!
 //! Sizes: `BENCH_EVENTS` (100000), `BENCH_EXPENSES` (100000).
 
-use std::{
-    net::{TcpStream, ToSocketAddrs},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use contracts::{
@@ -35,7 +32,10 @@ use futures::StreamExt;
 use platform::{
     config::Env,
     kafka::{ensure_topics, EventProducer, RawEvent},
-    testing::{tokens, unique, Infra},
+    testing::{
+        bench::{env_usize, ms, percentile, reachable},
+        tokens, unique, Infra,
+    },
 };
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -52,31 +52,6 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(run());
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Is something listening on the `host:port` part of `url_or_addr`?
-fn reachable(url_or_addr: &str) -> bool {
-    let host_port = url_or_addr
-        .rsplit('@')
-        .next()
-        .unwrap_or(url_or_addr)
-        .trim_start_matches("postgres://")
-        .split(['/', ','])
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    host_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
 }
 
 async fn run() {
@@ -256,15 +231,10 @@ where
         times.push(t.elapsed());
     }
     times.sort();
-    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
     Stats {
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: percentile(&times, 0.50),
+        p99: percentile(&times, 0.99),
     }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn line(what: &str, s: &Stats) {

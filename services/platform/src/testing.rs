@@ -196,3 +196,48 @@ pub mod tokens {
             .expect("ascii token")
     }
 }
+
+/// Helpers shared by the benchmarks and load generators.
+pub mod bench {
+    use std::{
+        net::{TcpStream, ToSocketAddrs},
+        time::Duration,
+    };
+
+    /// A size from the environment (`BENCH_EVENTS=…`), else `default`.
+    pub fn env_usize(name: &str, default: usize) -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Is something listening on the `host:port` part of `url_or_addr` (a `postgres://`
+    /// URL or a broker list)?
+    pub fn reachable(url_or_addr: &str) -> bool {
+        let host_port = url_or_addr
+            .rsplit('@')
+            .next()
+            .unwrap_or(url_or_addr)
+            .trim_start_matches("postgres://")
+            .split(['/', ','])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        host_port
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+    }
+
+    /// The nearest-rank `q` percentile of sorted latencies.
+    pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+        sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+    }
+
+    /// `1.23 ms`.
+    pub fn ms(d: Duration) -> String {
+        format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+    }
+}

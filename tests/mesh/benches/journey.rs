@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use contracts::expense::{expense_service_client::ExpenseServiceClient, GetExpenseRequest};
 use mesh::{Mesh, Proc, User};
+use platform::testing::bench::{env_usize, ms, percentile};
 use serde_json::json;
 
 const TEXTS: [&str; 6] = [
@@ -59,13 +60,8 @@ async fn journey(mesh: &Mesh, user: &User, i: usize) -> (Duration, Duration) {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
 fn row(name: &str, mut v: Vec<Duration>, wall: Duration) -> String {
     v.sort();
-    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
     format!(
         "| {name} | {} | {} | {} | {} | {:.0} |",
         ms(percentile(&v, 0.5)),
@@ -175,14 +171,8 @@ fn main() {
         println!("journey bench: run it with `cargo bench -p mesh-tests --bench journey`");
         return;
     }
-    let n: usize = std::env::var("BENCH_JOURNEYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let clients: usize = std::env::var("BENCH_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
+    let n = env_usize("BENCH_JOURNEYS", 300);
+    let clients = env_usize("BENCH_CLIENTS", 8);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -288,10 +278,7 @@ fn main() {
             p50(&listed_c) / p50(&answered_c)
         );
 
-        let secs: u64 = std::env::var("BENCH_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5);
+        let secs = env_usize("BENCH_SECS", 5) as u64;
         let (status, created) = mesh
             .post(
                 "/v1/expenses",

@@ -241,3 +241,40 @@ pub mod bench {
         format!("{:.2} ms", d.as_secs_f64() * 1000.0)
     }
 }
+
+/// Reads a child process's JSON log lines (its stdout) until the line whose `message` is
+/// `message`, and answers that line's `addr` field, plus a handle that yields every line
+/// read, first to last, once the child's stdout closes. Panics with the lines so far if the
+/// child exits or `within` passes first.
+pub async fn watch_log(
+    stdout: tokio::process::ChildStdout,
+    message: &str,
+    within: Duration,
+) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut reader = BufReader::new(stdout).lines();
+    let mut lines = vec![];
+    let deadline = tokio::time::Instant::now() + within;
+    let addr = loop {
+        let line = tokio::time::timeout_at(deadline, reader.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no {message:?} line within {within:?}: {lines:#?}"))
+            .expect("reading the child's stdout")
+            .unwrap_or_else(|| panic!("the child exited before {message:?}: {lines:#?}"));
+        let addr = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .filter(|v| v["message"] == message)
+            .and_then(|v| v["addr"].as_str().map(str::to_owned));
+        lines.push(line);
+        if let Some(addr) = addr {
+            break addr;
+        }
+    };
+    let rest = tokio::spawn(async move {
+        while let Ok(Some(line)) = reader.next_line().await {
+            lines.push(line);
+        }
+        lines
+    });
+    (addr, rest)
+}

@@ -2,20 +2,17 @@
 //! has already verified and cached, other algorithms, a missing signature), and no secret
 //! in the logs of the real `edge` binary.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{process::Stdio, time::Duration};
 
 use base64::Engine as _;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use platform::{
     grpc::{spawn, GrpcServer},
-    testing::tokens,
+    testing::{tokens, watch_log},
 };
 use reqwest::Method;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -145,31 +142,13 @@ jwt:
         .kill_on_drop(true)
         .spawn()
         .expect("edge binary");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut lines = vec![];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let base = loop {
-        let line = tokio::time::timeout_at(deadline.into(), stdout.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("no \"edge listening\" line: {lines:#?}"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("the edge exited: {lines:#?}"));
-        let addr = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .filter(|v| v["message"] == "edge listening")
-            .and_then(|v| v["addr"].as_str().map(str::to_owned));
-        lines.push(line);
-        if let Some(addr) = addr {
-            break format!("http://{addr}");
-        }
-    };
-    let rest = tokio::spawn(async move {
-        let mut lines = vec![];
-        while let Ok(Some(line)) = stdout.next_line().await {
-            lines.push(line);
-        }
-        lines
-    });
+    let (addr, all_lines) = watch_log(
+        child.stdout.take().unwrap(),
+        "edge listening",
+        Duration::from_secs(30),
+    )
+    .await;
+    let base = format!("http://{addr}");
 
     let client = super::helpers::http_client();
     let token = tokens::access_token(Uuid::new_v4());
@@ -212,7 +191,7 @@ jwt:
     {
         child.kill().await.unwrap();
     }
-    lines.extend(rest.await.unwrap());
+    let lines = all_lines.await.unwrap();
     let mut stderr = String::new();
     child
         .stderr

@@ -3,18 +3,15 @@
 //! refresh token and logout, and its captured stdout and stderr are searched for every
 //! password and token it saw.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{process::Stdio, time::Duration};
 
 use contracts::auth::{
     auth_service_client::AuthServiceClient, GetJwksRequest, LoginRequest, LogoutRequest, RefreshRequest,
     SignupRequest, TokenResponse,
 };
-use platform::testing::unique;
+use platform::testing::{unique, watch_log};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
+    io::AsyncReadExt,
     process::{Child, Command},
 };
 use tonic::{transport::Channel, Request};
@@ -24,14 +21,12 @@ use crate::helpers::{infra, KID, SIGNING_KEY};
 const PASSWORD: &str = "log-canary correct horse 7f3a";
 const WRONG_PASSWORD: &str = "log-canary wrong guess 91c2";
 
-/// The running binary: its gRPC address (from its "serving" log line), the stdout lines
-/// read until then, and the task reading the rest (so the child never blocks on a full
-/// pipe).
+/// The running binary: its gRPC address (from its "serving" log line) and the task reading
+/// its stdout (so the child never blocks on a full pipe), which yields every line.
 struct Running {
     child: Child,
     addr: String,
-    first_lines: Vec<String>,
-    rest: tokio::task::JoinHandle<Vec<String>>,
+    lines: tokio::task::JoinHandle<Vec<String>>,
 }
 
 async fn start(database_url: &str, brokers: &str) -> Running {
@@ -53,36 +48,11 @@ async fn start(database_url: &str, brokers: &str) -> Running {
         .kill_on_drop(true)
         .spawn()
         .expect("auth-service binary");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = vec![];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let addr = loop {
-        let line = tokio::time::timeout_at(deadline.into(), stdout.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("no \"serving\" line within 60 s: {seen:#?}"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("auth-service exited: {seen:#?}"));
-        let serving = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .filter(|v| v["message"] == "serving")
-            .and_then(|v| v["addr"].as_str().map(str::to_owned));
-        seen.push(line);
-        if let Some(addr) = serving {
-            break addr;
-        }
-    };
-    let rest = tokio::spawn(async move {
-        let mut lines = vec![];
-        while let Ok(Some(line)) = stdout.next_line().await {
-            lines.push(line);
-        }
-        lines
-    });
+    let (addr, lines) = watch_log(child.stdout.take().unwrap(), "serving", Duration::from_secs(60)).await;
     Running {
         child,
         addr: format!("http://{addr}"),
-        first_lines: seen,
-        rest,
+        lines,
     }
 }
 
@@ -100,8 +70,7 @@ async fn no_password_or_token_ever_reaches_the_logs() {
     let Running {
         mut child,
         addr,
-        first_lines: mut lines,
-        rest,
+        lines: all_lines,
     } = start(&database_url, &infra.brokers).await;
     let channel = Channel::from_shared(addr).unwrap().connect().await.unwrap();
     let mut c = AuthServiceClient::new(channel);
@@ -172,7 +141,7 @@ async fn no_password_or_token_ever_reaches_the_logs() {
     if exited.is_err() {
         child.kill().await.unwrap();
     }
-    lines.extend(rest.await.unwrap());
+    let lines = all_lines.await.unwrap();
     let mut stderr = String::new();
     child
         .stderr

@@ -53,8 +53,10 @@ pub mod topics {
     pub const USER_DELETED: &str = "user.user-deleted.v1";
     /// `events::ExpenseExtracted`, produced by ds-service.
     pub const EXPENSE_EXTRACTED: &str = "ds.expense-extracted.v1";
+    /// `events::ExpenseChanged`, produced by expense-service (outbox).
+    pub const EXPENSE_CHANGED: &str = "expense.expense-changed.v1";
     /// Every topic above.
-    pub const ALL: [&str; 3] = [USER_REGISTERED, USER_DELETED, EXPENSE_EXTRACTED];
+    pub const ALL: [&str; 4] = [USER_REGISTERED, USER_DELETED, EXPENSE_EXTRACTED, EXPENSE_CHANGED];
 
     /// The dead-letter topic of `topic`: undecodable messages go there with the error in
     /// headers.
@@ -93,6 +95,14 @@ impl Event for events::UserDeleted {
 impl Event for events::ExpenseExtracted {
     const TYPE: &'static str = "expense_tracker.events.v1.ExpenseExtracted";
     const TOPIC: &'static str = topics::EXPENSE_EXTRACTED;
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl Event for events::ExpenseChanged {
+    const TYPE: &'static str = "expense_tracker.events.v1.ExpenseChanged";
+    const TOPIC: &'static str = topics::EXPENSE_CHANGED;
     fn user_id(&self) -> &str {
         &self.user_id
     }

@@ -29,6 +29,10 @@ pub struct Config {
     pub default_currency: Currency,
     pub default_timezone: Tz,
     /// `MISTRAL_API_KEY` and friends; `None` (no key) means the offline extractor only.
+    /// `LLM_MODE` (default `first`): `first` asks the model about every expense, the rules
+    /// as fallback; `fallback` lets the rules answer and asks the model only below
+    /// `LLM_BELOW_CONFIDENCE` (default 0.6) or when they find no amount — cheaper and faster.
+    /// Either way the model's answer is checked against the text.
     pub llm: Option<LlmConfig>,
     pub jwt: platform::jwt::JwtVerifier,
 }
@@ -93,6 +97,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("DEFAULT_CURRENCY"), "{err}");
+    }
+
+    #[test]
+    fn llm_mode_and_threshold() {
+        use crate::llm::LlmMode;
+        let c = Config::from_env(&env(&[("MISTRAL_API_KEY", "k")])).unwrap();
+        let llm = c.llm.unwrap();
+        assert_eq!(llm.mode, LlmMode::First);
+        assert_eq!(llm.below_confidence, 0.6);
+        let c = Config::from_env(&env(&[
+            ("MISTRAL_API_KEY", "k"),
+            ("LLM_MODE", "Fallback"),
+            ("LLM_BELOW_CONFIDENCE", "0.75"),
+        ]))
+        .unwrap();
+        let llm = c.llm.unwrap();
+        assert_eq!(llm.mode, LlmMode::Fallback);
+        assert_eq!(llm.below_confidence, 0.75);
+        for (name, value) in [("LLM_MODE", "sometimes"), ("LLM_BELOW_CONFIDENCE", "1.5")] {
+            let err = Config::from_env(&env(&[("MISTRAL_API_KEY", "k"), (name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

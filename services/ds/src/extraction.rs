@@ -1,6 +1,8 @@
 //! The one extraction path of the service and of `ds-extract`: the rules always run
 //! (they are fast, and they alone decide what is not an expense); with an LLM configured
-//! its checked answer is preferred, and any failure falls back to the rules with a warning.
+//! its checked answer is preferred — for every expense (`LLM_MODE=first`) or only when the
+//! rules' confidence is below `LLM_BELOW_CONFIDENCE` (`LLM_MODE=fallback`, cheaper and
+//! faster) — and any failure falls back to the rules with a warning.
 
 use crate::{
     domain::{extract, ExtractContext, Extraction, Rejection},
@@ -68,7 +70,8 @@ impl Extractor {
         if let Err(r @ (Rejection::NotAnExpense(_) | Rejection::Empty | Rejection::TooLong)) = &offline {
             return Err(r.clone());
         }
-        let Some(llm) = &self.llm else {
+        let Some(llm) = self.llm.as_ref().filter(|l| l.wanted(offline.as_ref().ok())) else {
+            // No model, or `LLM_MODE=fallback` and the rules are sure enough.
             return offline.map(|extraction| Extracted {
                 extraction,
                 by: By::Rules,

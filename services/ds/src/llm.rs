@@ -55,11 +55,56 @@ pub struct LlmConfig {
     pub breaker_failures: u32,
     /// `LLM_BREAKER_COOLDOWN_MS` (default 30000): how long an open circuit skips the model.
     pub breaker_cooldown: Duration,
+    /// `LLM_MODE` (default `first`): `first` asks the model about every expense and keeps the
+    /// rules as fallback; `fallback` lets the rules answer first and asks the model only when
+    /// their confidence is below [`Self::below_confidence`] or they found no amount.
+    pub mode: LlmMode,
+    /// `LLM_BELOW_CONFIDENCE` (default 0.6, in 0..=1): with `LLM_MODE=fallback`, rules
+    /// answers below this confidence go to the model.
+    pub below_confidence: f32,
+}
+
+/// When the model is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmMode {
+    /// Every expense goes to the model; the rules answer when it fails.
+    First,
+    /// The rules answer; the model only when they are unsure.
+    Fallback,
+}
+
+impl std::str::FromStr for LlmMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "first" => Ok(LlmMode::First),
+            "fallback" => Ok(LlmMode::Fallback),
+            other => Err(format!("'{other}' is neither 'first' nor 'fallback'")),
+        }
+    }
+}
+
+/// A confidence threshold between 0 and 1.
+#[derive(Debug, Clone, Copy)]
+struct Threshold(f32);
+
+impl std::str::FromStr for Threshold {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().parse::<f32>() {
+            Ok(v) if (0.0..=1.0).contains(&v) => Ok(Threshold(v)),
+            _ => Err(format!("'{s}' is not a number between 0 and 1")),
+        }
+    }
 }
 
 impl LlmConfig {
     pub const DEFAULT_BASE_URL: &'static str = "https://api.mistral.ai";
     pub const DEFAULT_MODEL: &'static str = "mistral-small-latest";
+    /// Below it the offline extractor also warns "low confidence".
+    pub const DEFAULT_BELOW_CONFIDENCE: f32 = 0.6;
 
     /// `None` when `MISTRAL_API_KEY` is unset or empty.
     pub fn from_env(env: &Env) -> Result<Option<Self>, BoxError> {
@@ -85,6 +130,14 @@ impl LlmConfig {
             retry_backoff: env.millis("LLM_RETRY_BACKOFF_MS", Duration::from_millis(250))?,
             breaker_failures: env.or("LLM_BREAKER_FAILURES", 5, "a whole number of failures")?,
             breaker_cooldown: env.millis("LLM_BREAKER_COOLDOWN_MS", Duration::from_secs(30))?,
+            mode: env.or("LLM_MODE", LlmMode::First, "first or fallback")?,
+            below_confidence: env
+                .or(
+                    "LLM_BELOW_CONFIDENCE",
+                    Threshold(Self::DEFAULT_BELOW_CONFIDENCE),
+                    "a confidence between 0 and 1",
+                )?
+                .0,
         }))
     }
 
@@ -99,6 +152,8 @@ impl LlmConfig {
             retry_backoff: Duration::from_millis(250),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
+            mode: LlmMode::First,
+            below_confidence: Self::DEFAULT_BELOW_CONFIDENCE,
         }
     }
 }
@@ -348,13 +403,27 @@ pub enum LlmFailure {
 #[derive(Debug)]
 pub struct LlmExtractor {
     client: Client,
+    mode: LlmMode,
+    below_confidence: f32,
 }
 
 impl LlmExtractor {
     pub fn new(config: LlmConfig) -> Result<Self, BoxError> {
+        let (mode, below_confidence) = (config.mode, config.below_confidence);
         Ok(Self {
             client: Client::new(config)?,
+            mode,
+            below_confidence,
         })
+    }
+
+    /// Whether the model is worth asking, given what the rules read (`None`: no amount).
+    /// With `LLM_MODE=fallback` a rules answer at or above the threshold is kept as is.
+    pub fn wanted(&self, offline: Option<&Extraction>) -> bool {
+        match (self.mode, offline) {
+            (LlmMode::First, _) | (LlmMode::Fallback, None) => true,
+            (LlmMode::Fallback, Some(x)) => x.confidence < self.below_confidence,
+        }
     }
 
     pub fn model(&self) -> &str {

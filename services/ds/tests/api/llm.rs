@@ -9,7 +9,7 @@ use domain::{Category, Currency};
 use ds::{
     domain::ExtractContext,
     extraction::{By, Extracted, Extractor},
-    llm::LlmConfig,
+    llm::{LlmConfig, LlmMode},
 };
 use prost::Message;
 use serde_json::{json, Value};
@@ -159,6 +159,66 @@ async fn a_hallucinated_amount_falls_back_to_the_rules() {
         .mount(&server)
         .await;
     let extractor = Extractor::new(Some(config(&server))).unwrap();
+    let x = run(&extractor, TEXT).await;
+    assert_fell_back(
+        &x,
+        "llm answer rejected (amount 2500.00 does not appear in the text)",
+    );
+}
+
+/// `LLM_MODE=fallback`: the rules answer when at or above the threshold, the model (still
+/// checked against the text) below it.
+#[tokio::test]
+async fn fallback_mode_asks_the_model_only_below_the_threshold() {
+    let rules = ds::domain::extract(TEXT, &ctx()).unwrap().confidence;
+    let fallback = |server: &MockServer, below: f32| LlmConfig {
+        mode: LlmMode::Fallback,
+        below_confidence: below,
+        ..config(server)
+    };
+
+    // Sure enough: the model is never called.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(good())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let extractor = Extractor::new(Some(fallback(&server, rules))).unwrap();
+    let x = run(&extractor, TEXT).await;
+    assert_eq!(x.by, By::Rules);
+    assert_eq!(x.extraction.confidence, rules);
+    assert!(
+        !x.extraction.warnings.iter().any(|w| w.contains("used the rules")),
+        "{:?}",
+        x.extraction.warnings
+    );
+    drop(extractor);
+    server.verify().await;
+
+    // Below the threshold: the model answers.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(good())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let extractor = Extractor::new(Some(fallback(&server, (rules + 0.01).min(1.0)))).unwrap();
+    let x = run(&extractor, TEXT).await;
+    assert_eq!(x.by, By::Llm { model: MODEL.into() });
+    server.verify().await;
+
+    // Below the threshold, and the model invents an amount: still rejected, rules answer.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(completion(
+            json!(answer("2500", "INR", "Subway", "FOOD_AND_DRINK", "2024-05-14")),
+            "stop",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let extractor = Extractor::new(Some(fallback(&server, 1.0))).unwrap();
     let x = run(&extractor, TEXT).await;
     assert_fell_back(
         &x,

@@ -121,7 +121,10 @@ fn bearer(user: Uuid) -> MetadataValue<tonic::metadata::Ascii> {
 }
 
 async fn spawn_ds(infra: &Infra, suffix: &str, user_service: &str) -> ExtractionServiceClient<Channel> {
+    // An empty memory: every extraction still loads the caller's (no) rules.
+    let db = infra.fresh_database().await;
     let mut vars = vec![
+        ("DATABASE_URL", db.as_str()),
         ("GRPC_ADDR", "127.0.0.1:0"),
         ("KAFKA_BROKERS", infra.brokers.as_str()),
         ("KAFKA_TOPIC_SUFFIX", suffix),

@@ -1,4 +1,20 @@
 //! ds-service settings, from the environment.
+//!
+//! | variable | default | |
+//! |---|---|---|
+//! | `DATABASE_URL` | required | the ds database: each user's extraction rules (`ds-extract` needs none) |
+//! | `DB_POOL_SIZE` | 8 | connections |
+//! | `MEMORY_TIMEOUT_MS` | 300 | how long an extraction waits for the caller's rules before answering without them (with a warning) |
+//! | `GRPC_ADDR` | `127.0.0.1:50054` | |
+//! | `KAFKA_BROKERS` | `127.0.0.1:59092` | |
+//! | `KAFKA_TOPIC_SUFFIX` | empty | appended to every topic and to the consumer group |
+//! | `KAFKA_CONSUMER_GROUP` | `ds-service` + suffix | a new group reads the topics from the beginning: how an empty database is rebuilt |
+//! | `KAFKA_PUBLISH_TIMEOUT_MS` | 5000 | |
+//! | `USER_SERVICE_ADDR`, `USER_SERVICE_TIMEOUT_MS` | `http://127.0.0.1:50052`, 500 | |
+//! | `DEFAULT_CURRENCY`, `DEFAULT_TIMEZONE` | `USD`, `UTC` | |
+//! | `MISTRAL_API_KEY`, `LLM_*` | unset | see `llm::LlmConfig` |
+//! | `LLM_MODE`, `LLM_BELOW_CONFIDENCE` | `first`, 0.6 | with Mistral: `first` asks the model about every expense; `fallback` only when the rules' confidence is below the threshold |
+//! | `JWT_*` | | see `platform::jwt::verifier_from_env` |
 
 use std::time::Duration;
 
@@ -16,6 +32,15 @@ pub struct Config {
     /// `SERVICE_NAME`, `GRPC_ADDR` (default 127.0.0.1:50054), `KAFKA_BROKERS`,
     /// `KAFKA_TOPIC_SUFFIX`.
     pub common: CommonConfig,
+    /// `DATABASE_URL` (required): each user's memory (rules learned and written).
+    pub database_url: String,
+    /// `DB_POOL_SIZE` (default 8).
+    pub pool_size: usize,
+    /// `MEMORY_TIMEOUT_MS` (default 300): past it, an extraction answers without the
+    /// caller's rules and says so.
+    pub memory_timeout: Duration,
+    /// `KAFKA_CONSUMER_GROUP` (default `ds-service<KAFKA_TOPIC_SUFFIX>`).
+    pub consumer_group: String,
     /// `KAFKA_PUBLISH_TIMEOUT_MS` (default 5000): how long an RPC waits for the broker to
     /// acknowledge `ExpenseExtracted` before answering UNAVAILABLE.
     pub publish_timeout: Duration,
@@ -43,6 +68,14 @@ impl Config {
         let zone: String = env.or("DEFAULT_TIMEZONE", "UTC".into(), "an IANA time zone")?;
         Ok(Self {
             common: CommonConfig::from_env(env, "ds-service", 50054)?,
+            database_url: env.required("DATABASE_URL", "a postgres:// URL of the ds database")?,
+            pool_size: env.or("DB_POOL_SIZE", 8, "a number of connections")?,
+            memory_timeout: env.millis("MEMORY_TIMEOUT_MS", Duration::from_millis(300))?,
+            consumer_group: env.or(
+                "KAFKA_CONSUMER_GROUP",
+                format!("ds-service{}", env.raw("KAFKA_TOPIC_SUFFIX").unwrap_or_default()),
+                "a Kafka consumer group id",
+            )?,
             publish_timeout: env.millis("KAFKA_PUBLISH_TIMEOUT_MS", Duration::from_secs(5))?,
             user_service_addr: env.or(
                 "USER_SERVICE_ADDR",
@@ -71,6 +104,8 @@ mod tests {
 
     fn env<'a>(extra: &[(&'a str, &'a str)]) -> Env {
         let mut vars = platform::testing::tokens::verifier_env();
+        vars.push(("DATABASE_URL", "postgres://x@localhost/ds"));
+        vars.retain(|(k, _)| !extra.iter().any(|(o, _)| o == k));
         vars.extend_from_slice(extra);
         Env::from_pairs(vars)
     }
@@ -85,6 +120,16 @@ mod tests {
         assert_eq!(c.default_currency, Currency::USD);
         assert_eq!(c.default_timezone, Tz::UTC);
         assert!(c.llm.is_none());
+        assert_eq!(c.pool_size, 8);
+        assert_eq!(c.memory_timeout, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn the_database_is_required() {
+        let err = Config::from_env(&env(&[("DATABASE_URL", "")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The gRPC adapter: authenticate, parse the request, settle currency, zone and reference
-//! date (request, else profile, else defaults), extract, publish `ExpenseExtracted` and
-//! wait for the broker's acknowledgement, answer.
+//! date (request, else profile, else defaults) while the caller's rules load, extract, let
+//! the caller's rules correct the answer, publish `ExpenseExtracted` and wait for the
+//! broker's acknowledgement, answer. Also the caller's rules: list, write, delete.
 
 use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use contracts::{
-    ds::{extraction_service_server::ExtractionService, ExtractExpenseRequest, ExtractExpenseResponse},
+    ds::{
+        extraction_service_server::ExtractionService, CreateExtractionRuleRequest,
+        DeleteExtractionRuleRequest, DeleteExtractionRuleResponse, ExtractExpenseRequest,
+        ExtractExpenseResponse, ListExtractionRulesRequest, ListExtractionRulesResponse, Rule as RuleMessage,
+    },
     events::ExpenseExtracted,
     expense::{Expense, Source},
 };
@@ -19,7 +24,9 @@ use uuid::Uuid;
 use crate::{
     domain::{ExtractContext, ExtractionInput, InputError, Rejection, NO_DATE_WARNING},
     extraction::{By, Extractor},
+    memory::{self, Answer, ExplicitRule},
     profile::Profiles,
+    rulebook::Rulebook,
 };
 
 /// Used when neither the request nor the profile says.
@@ -34,6 +41,7 @@ pub struct ExtractionGrpc {
     profiles: Profiles,
     producer: EventProducer,
     defaults: Defaults,
+    rulebook: Rulebook,
 }
 
 impl ExtractionGrpc {
@@ -42,12 +50,14 @@ impl ExtractionGrpc {
         profiles: Profiles,
         producer: EventProducer,
         defaults: Defaults,
+        rulebook: Rulebook,
     ) -> Self {
         Self {
             extractor,
             profiles,
             producer,
             defaults,
+            rulebook,
         }
     }
 
@@ -147,14 +157,16 @@ impl ExtractionService for ExtractionGrpc {
         )
         .map_err(Error::from)?;
 
-        let (settled, profile_warning) = self.settle(caller, &input).await;
+        // The caller's rules load while the profile is read.
+        let ((settled, profile_warning), rules) =
+            tokio::join!(self.settle(caller, &input), self.rulebook.rules(caller.user_id));
         let ctx = ExtractContext::new(settled.reference_date, settled.currency);
         let extracted = self
             .extractor
             .extract(&input.text, &ctx, settled.zone.name())
             .await
             .map_err(rejected)?;
-        let x = extracted.extraction;
+        let mut x = extracted.extraction;
 
         let mut warnings: Vec<String> = profile_warning.into_iter().collect();
         let occurred_on = match x.date {
@@ -178,6 +190,28 @@ impl ExtractionService for ExtractionGrpc {
         };
         warnings.extend(x.warnings.iter().filter(|w| *w != NO_DATE_WARNING).cloned());
 
+        let applied = match &rules {
+            Ok(rules) => {
+                let mut answer = Answer {
+                    merchant: x.merchant.take(),
+                    category: x.category,
+                };
+                let applied = memory::apply(rules, &input.text, &mut answer);
+                (x.merchant, x.category) = (answer.merchant, answer.category);
+                applied
+            }
+            Err(why) => {
+                tracing::warn!(user_id = %caller.user_id, reason = %why, "rules unavailable; extracting without them");
+                warnings.push(format!(
+                    "your extraction rules could not be read ({why}); answered without them"
+                ));
+                None
+            }
+        };
+        if let Some(a) = &applied {
+            warnings.push(a.warning.clone());
+        }
+
         let money = x.money();
         let (source, extractor) = match &extracted.by {
             By::Rules => (Source::TextRules, extracted.by.name()),
@@ -197,6 +231,8 @@ impl ExtractionService for ExtractionGrpc {
             confidence: x.confidence,
             created_at: None,
             updated_at: None,
+            // Not stored yet: expense-service gives version 1 when it records the expense.
+            version: 0,
         };
 
         if !input.dry_run {
@@ -218,6 +254,9 @@ impl ExtractionService for ExtractionGrpc {
                 tracing::error!(error = %e, expense_id = %expense.id, "ExpenseExtracted not acknowledged");
                 return Err(Error::unavailable("the expense could not be recorded right now (the event log is unavailable); nothing was saved, please try again shortly").into());
             }
+            if let Some(a) = &applied {
+                self.rulebook.count_hit(caller.user_id, a.rule_id);
+            }
         }
         tracing::info!(
             user_id = %expense.user_id,
@@ -225,6 +264,7 @@ impl ExtractionService for ExtractionGrpc {
             extractor = %extractor,
             text_chars = input.text.chars().count(),
             dry_run = input.dry_run,
+            rule_id = applied.as_ref().map(|a| a.rule_id.to_string()),
             "expense extracted"
         );
         Ok(Response::new(ExtractExpenseResponse {
@@ -232,6 +272,45 @@ impl ExtractionService for ExtractionGrpc {
             extractor,
             confidence: x.confidence,
             warnings,
+            rule_id: applied.map(|a| a.rule_id.to_string()).unwrap_or_default(),
         }))
+    }
+
+    async fn list_extraction_rules(
+        &self,
+        req: Request<ListExtractionRulesRequest>,
+    ) -> Result<Response<ListExtractionRulesResponse>, Status> {
+        let caller = caller(&req)?;
+        let rules = self
+            .rulebook
+            .list(caller.user_id)
+            .await?
+            .iter()
+            .map(|r| r.to_message())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Response::new(ListExtractionRulesResponse { rules }))
+    }
+
+    async fn create_extraction_rule(
+        &self,
+        req: Request<CreateExtractionRuleRequest>,
+    ) -> Result<Response<RuleMessage>, Status> {
+        let caller = caller(&req)?;
+        let r = req.get_ref();
+        let rule = ExplicitRule::parse(&r.merchant_pattern, &r.merchant, r.category)
+            .map_err(crate::error::Error::from)?;
+        let row = self.rulebook.write(caller.user_id, rule).await?;
+        tracing::info!(user_id = %caller.user_id, rule_id = %row.id, pattern = %row.pattern, "extraction rule written");
+        Ok(Response::new(row.to_message()?))
+    }
+
+    async fn delete_extraction_rule(
+        &self,
+        req: Request<DeleteExtractionRuleRequest>,
+    ) -> Result<Response<DeleteExtractionRuleResponse>, Status> {
+        let caller = caller(&req)?;
+        self.rulebook.delete(caller.user_id, &req.get_ref().id).await?;
+        tracing::info!(user_id = %caller.user_id, rule_id = %req.get_ref().id.trim(), "extraction rule deleted");
+        Ok(Response::new(DeleteExtractionRuleResponse {}))
     }
 }

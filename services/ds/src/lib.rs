@@ -3,28 +3,38 @@
 //! `ExtractExpense` settles the caller's currency and time zone (request, else their
 //! profile from user-service, else the configured defaults), extracts with the LLM when
 //! one is configured and its answer checks out, else with the offline rules, publishes
-//! `ExpenseExtracted` and answers once the broker has acknowledged it. No database: the
-//! expense is stored by expense-service from the event.
+//! `ExpenseExtracted` and answers once the broker has acknowledged it; expense-service
+//! stores the expense from the event. Its database holds each user's memory: rules learned
+//! from `ExpenseChanged` (corrections, manual entries) and rules the user wrote; the
+//! caller's rules correct every answer of the extractor. `UserDeleted` purges them.
 
 pub mod config;
 pub mod domain;
+pub mod error;
+pub mod events;
 pub mod extraction;
 pub mod grpc;
 pub mod llm;
+pub mod memory;
 pub mod profile;
+pub mod rulebook;
+pub mod store;
 
 use std::{sync::Arc, time::Duration};
 
 use contracts::{ds::extraction_service_server::ExtractionServiceServer, topics};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use platform::{
     app::App,
     config::Env,
     grpc::GrpcServer,
-    kafka::{ensure_topics, topic_name, EventProducer},
+    kafka::{consume, ensure_topics, ensure_topics_until_done, topic_name, ConsumerSettings, EventProducer},
     BoxError,
 };
 
 pub use config::Config;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// How long start-up waits for the topic to be created before going on without it.
 const ENSURE_TOPICS_WAIT: Duration = Duration::from_secs(5);
@@ -37,11 +47,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, BoxError> {
+        platform::db::migrate(&config.database_url, MIGRATIONS).await?;
+        let pool = platform::db::pool(&config.database_url, config.pool_size)?;
         let common = &config.common;
         let topic = topic_name(topics::EXPENSE_EXTRACTED, &common.topic_suffix);
-        // The service has no state of its own: with Kafka down it still starts, answers
-        // dry runs, and answers UNAVAILABLE to the rest until the broker is back. (In a
-        // cluster Strimzi creates the topics; this is for local runs and tests.)
+        // With Kafka down the service still starts, answers dry runs, and answers
+        // UNAVAILABLE to the rest until the broker is back; its consumers start when it
+        // returns. (In a cluster Strimzi creates the topics; this is for local runs and tests.)
         match tokio::time::timeout(
             ENSURE_TOPICS_WAIT,
             ensure_topics(&common.kafka_brokers, &[&topic], 3),
@@ -53,7 +65,35 @@ impl Application {
             Err(_) => tracing::warn!(%topic, "Kafka did not answer in time; publishing may fail"),
         }
 
-        let app = App::new(common.clone());
+        let mut app = App::new(common.clone());
+        let group = config.consumer_group.clone();
+        for (base, name) in [
+            (topics::EXPENSE_CHANGED, "expense-changed-consumer"),
+            (topics::USER_DELETED, "user-deleted-consumer"),
+        ] {
+            let topic = topic_name(base, &common.topic_suffix);
+            let settings = ConsumerSettings::new(&common.kafka_brokers, &group, &topic);
+            let (dlq, stop, pool) = (app.producer()?, app.shutdown_token(), pool.clone());
+            let brokers = common.kafka_brokers.clone();
+            app.spawn(name, async move {
+                if !ensure_topics_until_done(&brokers, &[&topic], 3, &stop).await {
+                    return Ok(());
+                }
+                if base == topics::EXPENSE_CHANGED {
+                    let handler = move |env| {
+                        let pool = pool.clone();
+                        async move { events::on_expense_changed(&pool, env).await }
+                    };
+                    Ok(consume(settings, dlq, handler, stop).await?)
+                } else {
+                    let handler = move |env| {
+                        let pool = pool.clone();
+                        async move { events::on_user_deleted(&pool, env).await }
+                    };
+                    Ok(consume(settings, dlq, handler, stop).await?)
+                }
+            });
+        }
         // Not `App::producer`: its 10 s acknowledgement timeout is too long for an RPC.
         let producer = EventProducer::new(
             &common.kafka_brokers,
@@ -76,7 +116,11 @@ impl Application {
             .await?
             .require_auth(config.jwt.clone(), &[])
             .add_service(ExtractionServiceServer::new(grpc::ExtractionGrpc::new(
-                extractor, profiles, producer, defaults,
+                extractor,
+                profiles,
+                producer,
+                defaults,
+                rulebook::Rulebook::new(pool, config.memory_timeout),
             )));
         Ok(Self { app, server })
     }

@@ -4,13 +4,18 @@ use std::{
 };
 
 use contracts::{
-    ds::{extraction_service_client::ExtractionServiceClient, ExtractExpenseRequest, ExtractExpenseResponse},
+    ds::{
+        extraction_service_client::ExtractionServiceClient, CreateExtractionRuleRequest,
+        DeleteExtractionRuleRequest, ExtractExpenseRequest, ExtractExpenseResponse,
+        ListExtractionRulesRequest, Rule,
+    },
     events::UserRegistered,
     topics,
     user::{
         user_service_server::{UserService, UserServiceServer},
         DeleteMeRequest, DeleteMeResponse, GetMeRequest, GetUserRequest, UpdateMeRequest, UserProfile,
     },
+    Event,
 };
 use ds::{Application, Config};
 use platform::{
@@ -32,12 +37,16 @@ pub const CLOSED_ADDR: &str = "http://127.0.0.1:1";
 pub struct TestApp {
     pub infra: Infra,
     pub suffix: String,
+    /// URL of the app's own database.
+    pub db: String,
     pub client: ExtractionServiceClient<Channel>,
+    /// Publishes on the app's topics, as expense-service and user-service would.
+    pub producer: EventProducer,
     stop: CancellationToken,
 }
 
-/// ds-service on port 0 with its own topic suffix; `vars` override the defaults (user-service
-/// unreachable, defaults EUR and Europe/Berlin, no LLM).
+/// ds-service on port 0 with its own topic suffix and a fresh database; `vars` override
+/// the defaults (user-service unreachable, defaults EUR and Europe/Berlin, no LLM).
 pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
     let infra = Infra::from_env();
     let suffix = vars
@@ -45,7 +54,10 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
         .find(|(k, _)| *k == "KAFKA_TOPIC_SUFFIX")
         .map(|(_, v)| v.to_string())
         .unwrap_or_else(|| format!("-{}", unique("t")));
+    let db = infra.fresh_database().await;
     let mut env: Vec<(&str, &str)> = vec![
+        ("DATABASE_URL", db.as_str()),
+        ("DB_POOL_SIZE", "4"),
         ("GRPC_ADDR", "127.0.0.1:0"),
         ("KAFKA_BROKERS", infra.brokers.as_str()),
         ("KAFKA_TOPIC_SUFFIX", suffix.as_str()),
@@ -67,10 +79,15 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
         .connect()
         .await
         .unwrap();
+    let producer = EventProducer::new(&infra.brokers, "/tests", Duration::from_secs(10))
+        .unwrap()
+        .with_topic_suffix(&suffix);
     TestApp {
         infra,
         suffix,
+        db,
         client: ExtractionServiceClient::new(channel),
+        producer,
         stop,
     }
 }
@@ -108,6 +125,61 @@ impl TestApp {
             .extract_expense(self.request(user, msg))
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// Publishes `event` on the app's topic of its type; returns it as sent (for replays).
+    pub async fn publish<E: Event>(&self, event: &E) -> RawEvent {
+        let raw = RawEvent::new(event);
+        self.producer.send(&raw).await.expect("event published");
+        raw
+    }
+
+    pub async fn rules(&self, user: Uuid) -> Vec<Rule> {
+        self.client
+            .clone()
+            .list_extraction_rules(self.request(user, ListExtractionRulesRequest {}))
+            .await
+            .expect("rules listed")
+            .into_inner()
+            .rules
+    }
+
+    /// Waits until `check` holds for `user`'s rules; returns them.
+    pub async fn wait_rules(&self, user: Uuid, what: &str, check: impl Fn(&[Rule]) -> bool) -> Vec<Rule> {
+        let held = eventually(Duration::from_secs(30), || async {
+            check(&self.rules(user).await)
+        })
+        .await;
+        let rules = self.rules(user).await;
+        assert!(held, "{what}: never happened; rules are {rules:#?}");
+        rules
+    }
+
+    pub async fn create_rule(
+        &self,
+        user: Uuid,
+        pattern: &str,
+        merchant: &str,
+        category: i32,
+    ) -> Result<Rule, Status> {
+        let msg = CreateExtractionRuleRequest {
+            merchant_pattern: pattern.into(),
+            merchant: merchant.into(),
+            category,
+        };
+        self.client
+            .clone()
+            .create_extraction_rule(self.request(user, msg))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn delete_rule(&self, user: Uuid, id: &str) -> Result<(), Status> {
+        self.client
+            .clone()
+            .delete_extraction_rule(self.request(user, DeleteExtractionRuleRequest { id: id.into() }))
+            .await
+            .map(drop)
     }
 
     pub fn extracted_topic(&self) -> String {

@@ -1,0 +1,3 @@
+DROP TABLE deleted_users;
+DROP TABLE expense_versions;
+DROP TABLE rules;

@@ -77,7 +77,7 @@ kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the p
 	$(CARGO) run -q -p edge -- proto-bundle --out gateway/kong/protos
 
 .PHONY: eval
-eval: ## Extractor accuracy on ../shared/eval/extraction-dev.jsonl
+eval: ## Extractor accuracy per field and source, dev vs heldout: services/ds/eval/corpus, the crate's sets, ../shared/eval
 	$(CARGO) build --release -p ds --bin ds-extract
 	python3 scripts/eval.py --bin target/release/ds-extract
 

@@ -1,9 +1,19 @@
-//! Throughput of the offline extractor over a mix of typed notes and bank messages.
+//! Throughput of the offline extractor.
 //!
-//! `cargo bench -p ds --bench extract`; criterion reports time per iteration over the 20
-//! texts and, from the declared throughput, texts per second.
+//! `cargo bench -p ds --bench extract`; two groups:
+//! - `extract/offline_extract`: a fixed mix of 20 typed notes and bank messages (comparable
+//!   across every run, whatever the corpus holds);
+//! - `extract/labelled_texts`: the texts of `services/ds/tests/data/heldout*.jsonl` and the shared
+//!   dev set (when checked out next to the repository), each with its own reference date and
+//!   default currency — a fixed set, so figures compare across runs;
+//! - `extract/corpus`: every text of `services/ds/eval/corpus/*.jsonl` (bank SMS, card alerts,
+//!   statement descriptors, non-expenses of many languages), when present.
+//!
+//! Criterion reports texts per second from the declared throughput; compare runs with
+//! `--save-baseline before` / `--baseline before`.
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -49,7 +59,75 @@ fn offline_extract(c: &mut Criterion) {
             }
         })
     });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut labelled = jsonl_files(&root.join("tests/data"), "heldout");
+    labelled.push(root.join("../../../shared/eval/extraction-dev.jsonl"));
+    for (name, files) in [
+        ("labelled_texts", labelled),
+        ("corpus", jsonl_files(&root.join("eval/corpus"), "")),
+    ] {
+        let cases = cases(&files);
+        if cases.is_empty() {
+            continue;
+        }
+        group.throughput(Throughput::Elements(cases.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for (text, ctx) in &cases {
+                    let _ = black_box(extract(black_box(text), ctx));
+                }
+            })
+        });
+    }
     group.finish();
+}
+
+/// The `.jsonl` files of `dir` whose names start with `prefix`, sorted.
+fn jsonl_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Every text of the files (missing files are skipped), with the context its line gives.
+fn cases(files: &[PathBuf]) -> Vec<(String, ExtractContext)> {
+    let mut cases = Vec::new();
+    for file in files {
+        let Ok(body) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in body.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let Some(text) = v["text"].as_str() else {
+                continue;
+            };
+            let date = v["reference_date"]
+                .as_str()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .unwrap_or_else(|| NaiveDate::from_ymd_opt(2024, 5, 15).expect("valid date"));
+            let currency = v["default_currency"]
+                .as_str()
+                .and_then(|c| c.parse::<Currency>().ok())
+                .unwrap_or(Currency::USD);
+            cases.push((text.to_owned(), ExtractContext::new(date, currency)));
+        }
+    }
+    cases
 }
 
 criterion_group!(benches, offline_extract);

@@ -54,6 +54,7 @@ impl ExpenseService for Ledger {
                 seconds: 1_714_558_830,
                 nanos: 0,
             }),
+            version: 1,
         }))
     }
     async fn list_expenses(

@@ -21,7 +21,7 @@ use crate::helpers::{json, spawn_app, spawn_app_with};
 fn routes() -> Vec<Route> {
     let pool = api::decode_pool(contracts::FILE_DESCRIPTOR_SET).unwrap();
     let routes = api::routes(&pool, |_, _| false).unwrap();
-    assert!(routes.len() >= 15, "{} routes", routes.len());
+    assert!(routes.len() >= 18, "{} routes", routes.len());
     routes
 }
 

@@ -30,6 +30,8 @@ pub struct Seen {
     pub update: Mutex<Option<expense::UpdateExpenseRequest>>,
     pub summarize: Mutex<Option<expense::SummarizeExpensesRequest>>,
     pub extract: Mutex<Option<ds::ExtractExpenseRequest>>,
+    pub create_rule: Mutex<Option<ds::CreateExtractionRuleRequest>>,
+    pub delete_rule: Mutex<Option<ds::DeleteExtractionRuleRequest>>,
 }
 
 impl Seen {
@@ -154,6 +156,7 @@ fn expense_of(id: &str) -> expense::Expense {
         confidence: 0.9,
         created_at: Some(CREATED_AT),
         updated_at: None,
+        version: 1,
     }
 }
 
@@ -236,7 +239,62 @@ impl ds::extraction_service_server::ExtractionService for Fakes {
             extractor: "rules".into(),
             confidence: 0.5,
             warnings: vec![],
+            rule_id: String::new(),
         }))
+    }
+
+    async fn list_extraction_rules(
+        &self,
+        req: Request<ds::ListExtractionRulesRequest>,
+    ) -> Res<ds::ListExtractionRulesResponse> {
+        self.seen.record(req, None);
+        Ok(Response::new(ds::ListExtractionRulesResponse {
+            rules: vec![rule_of("r1", "kumaran stores", ds::RuleOrigin::Learned)],
+        }))
+    }
+
+    /// `merchant_pattern: ""` answers INVALID_ARGUMENT and `"full"` RESOURCE_EXHAUSTED, as
+    /// ds-service does.
+    async fn create_extraction_rule(&self, req: Request<ds::CreateExtractionRuleRequest>) -> Res<ds::Rule> {
+        let r = req.get_ref().clone();
+        self.seen.record(req, Some(&self.seen.create_rule));
+        match r.merchant_pattern.as_str() {
+            "" => Err(Status::invalid_argument("merchant_pattern: must not be empty")),
+            "full" => Err(Status::resource_exhausted(
+                "you already have 500 extraction rules; delete one first",
+            )),
+            pattern => Ok(Response::new(ds::Rule {
+                merchant: r.merchant,
+                category: r.category,
+                hits: 0,
+                ..rule_of("r-new", pattern, ds::RuleOrigin::Explicit)
+            })),
+        }
+    }
+
+    /// Only rule `r1` exists.
+    async fn delete_extraction_rule(
+        &self,
+        req: Request<ds::DeleteExtractionRuleRequest>,
+    ) -> Res<ds::DeleteExtractionRuleResponse> {
+        let id = req.get_ref().id.clone();
+        self.seen.record(req, Some(&self.seen.delete_rule));
+        if id != "r1" {
+            return Err(Status::not_found("no such extraction rule"));
+        }
+        Ok(Response::new(ds::DeleteExtractionRuleResponse {}))
+    }
+}
+
+fn rule_of(id: &str, pattern: &str, origin: ds::RuleOrigin) -> ds::Rule {
+    ds::Rule {
+        id: id.into(),
+        merchant_pattern: pattern.into(),
+        merchant: "Kumaran Stores".into(),
+        category: expense::Category::Groceries as i32,
+        origin: origin as i32,
+        hits: 3,
+        updated_at: Some(CREATED_AT),
     }
 }
 

@@ -9,5 +9,6 @@ mod helpers;
 mod kong_config;
 mod limits;
 mod propagation;
+mod rules;
 mod security;
 mod transcoding;

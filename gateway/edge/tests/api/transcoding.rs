@@ -117,7 +117,7 @@ async fn responses_use_kongs_encoding() {
     // Timestamp as lua-date's ${iso} (UTC, no offset, no fraction), unset messages absent.
     assert_eq!(
         text,
-        r#"{"id":"e1","user_id":"u1","amount":"12.50","currency":"USD","merchant":"Subway","category":"FOOD_AND_DRINK","occurred_on":"2024-05-01","note":"","raw_text":"","source":"TEXT_RULES","confidence":0.89999997615814,"created_at":"2024-05-01T10:20:30"}"#
+        r#"{"id":"e1","user_id":"u1","amount":"12.50","currency":"USD","merchant":"Subway","category":"FOOD_AND_DRINK","occurred_on":"2024-05-01","note":"","raw_text":"","source":"TEXT_RULES","confidence":0.89999997615814,"created_at":"2024-05-01T10:20:30","version":1}"#
     );
 
     let list = json(app.authed(Method::GET, "/v1/expenses").send().await.unwrap()).await;
@@ -145,7 +145,7 @@ async fn responses_use_kongs_encoding() {
     .await;
     assert_eq!(
         extraction,
-        json!({"extractor": "rules", "confidence": 0.5, "warnings": []})
+        json!({"extractor": "rules", "confidence": 0.5, "warnings": [], "rule_id": ""})
     );
 }
 

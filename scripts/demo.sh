@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: the worked example of `make run`, run for you. Uses the mesh on :8080 when it
-# is already up (`make run` in another terminal); otherwise starts it (scripts/run.sh), runs
-# the example and stops it again. Each step prints the request and the JSON answer.
+# `make demo`: the worked example of `make run`, a correction being learned included, run for
+# you. Uses the mesh on :8080 when it is already up (`make run` in another terminal); otherwise
+# starts it (scripts/run.sh), runs the example and stops it again. Each step prints the
+# request and the JSON answer.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -97,7 +98,25 @@ call PATCH "/v1/expenses/$ID" '{"amount":"275","note":"with Ravi","update_mask":
 say "8. totals by category"
 call GET "/v1/expense-summary?group_by=CATEGORY"
 
-say "9. a refusal: an OTP is not an expense"
+say "9. teach the extractor: Kumaran Stores is a grocer"
+call POST /v1/extractions '{"text":"paid 340 to Kumaran Stores"}'
+KID=$(field expense.id <<<"$ANSWER")
+for _ in $(seq 1 50); do
+  curl -fs "$EDGE/v1/expenses/$KID" -H "Authorization: Bearer $TOKEN" >/dev/null && break
+  sleep 0.2
+done
+call PATCH "/v1/expenses/$KID" '{"category":"GROCERIES","update_mask":["category"]}'
+# ds-service learns from the ExpenseChanged event; the next text of that merchant says so.
+for _ in $(seq 1 50); do
+  rule=$(curl -s "$EDGE/v1/extractions" -H "Authorization: Bearer $TOKEN" -d '{"text":"Kumaran Stores 125","dry_run":true}' | field rule_id)
+  [ -n "$rule" ] && break
+  sleep 0.2
+done
+call POST /v1/extractions '{"text":"Kumaran Stores 125","dry_run":true}'
+[ -n "$(field rule_id <<<"$ANSWER")" ] || die "the correction was not learned"
+call GET /v1/extraction-rules
+
+say "10. a refusal: an OTP is not an expense"
 printf '$ curl -X POST /v1/extractions -d {"text":"Your OTP is 482913"}\n' >&2
 curl -s "$EDGE/v1/extractions" -H "Authorization: Bearer $TOKEN" -d '{"text":"Your OTP is 482913. Do not share it."}' -w '\nHTTP %{http_code}\n' >&2
 

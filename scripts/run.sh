@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole mesh on this machine. Starts PostgreSQL and Kafka (scripts/infra.sh),
-# creates each service's database and a dev JWT key pair (once, kept in .data/keys), builds the
-# release binaries, starts auth, user, expense and ds services and the HTTP edge on :8080, waits
-# until they are healthy and prints a worked example. Ctrl-C stops everything it started.
+# creates each service's database (ds-service's holds the extraction rules) and a dev JWT key
+# pair (once, kept in .data/keys), builds the release binaries, starts auth, user, expense and
+# ds services and the HTTP edge on :8080, waits until they are healthy and prints a worked
+# example. Ctrl-C stops everything it started.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -42,7 +43,7 @@ SERVICES=(
   "auth    auth-service    auth-service    50051  et_auth"
   "user    user-service    user-service    50052  et_user"
   "expense expense-service expense-service 50053  et_expense"
-  "ds      ds              ds-service      50054  -"
+  "ds      ds              ds-service      50054  et_ds"
 )
 
 # A service is started when its crate declares its binary (parts still being built are skipped).
@@ -138,6 +139,17 @@ The mesh is up. Try it (JSON through the edge on :$EDGE_PORT):
   # list and summarise
   curl -s "localhost:$EDGE_PORT/v1/expenses?page_size=10" -H "Authorization: Bearer \$TOKEN"
   curl -s "localhost:$EDGE_PORT/v1/expense-summary?group_by=CATEGORY" -H "Authorization: Bearer \$TOKEN"
+
+  # teach the extractor: correct a category, and the next text from that merchant comes back
+  # corrected, with the rule's id (ds-service learns from the ExpenseChanged event)
+  ID=\$(curl -s localhost:$EDGE_PORT/v1/extractions -H "Authorization: Bearer \$TOKEN" -d '{"text":"paid 340 to Kumaran Stores"}' | jq -r .expense.id)
+  sleep 1   # until expense-service has stored it
+  curl -s -X PATCH localhost:$EDGE_PORT/v1/expenses/\$ID -H "Authorization: Bearer \$TOKEN" -d '{"category":"GROCERIES","update_mask":["category"]}'
+  curl -s localhost:$EDGE_PORT/v1/extractions -H "Authorization: Bearer \$TOKEN" -d '{"text":"Kumaran Stores 125","dry_run":true}'
+  curl -s localhost:$EDGE_PORT/v1/extraction-rules -H "Authorization: Bearer \$TOKEN"
+
+  # or tell it directly
+  curl -s localhost:$EDGE_PORT/v1/extraction-rules -H "Authorization: Bearer \$TOKEN" -d '{"merchant_pattern":"blue tokai","merchant":"Blue Tokai","category":"FOOD_AND_DRINK"}'
 
 Logs: $LOGS   Stop: Ctrl-C
 TXT

@@ -63,6 +63,24 @@ const API_TABLE: &[(&str, &str, &str, &str)] = &[
         "expense_tracker.ds.v1.ExtractionService.ExtractExpense",
     ),
     (
+        "get",
+        "/v1/extraction-rules",
+        "",
+        "expense_tracker.ds.v1.ExtractionService.ListExtractionRules",
+    ),
+    (
+        "post",
+        "/v1/extraction-rules",
+        "*",
+        "expense_tracker.ds.v1.ExtractionService.CreateExtractionRule",
+    ),
+    (
+        "delete",
+        "/v1/extraction-rules/{id}",
+        "",
+        "expense_tracker.ds.v1.ExtractionService.DeleteExtractionRule",
+    ),
+    (
         "post",
         "/v1/expenses",
         "*",

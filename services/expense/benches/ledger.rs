@@ -207,6 +207,7 @@ fn rows(user: Uuid, n: usize, start_day: NaiveDate) -> Vec<ExpenseRow> {
             confidence: 0.9,
             created_at: now,
             updated_at: now,
+            version: 1,
         })
         .collect()
 }

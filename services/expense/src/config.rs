@@ -10,6 +10,7 @@
 //! | `DB_POOL_SIZE` | 16 | connections |
 //! | `CONSUMER_BATCH_SIZE` | 1000 | most ExpenseExtracted events stored per transaction |
 //! | `CONSUMER_BATCH_WAIT_MS` | 20 | how long a batch waits to fill once its first event arrived |
+//! | `OUTBOX_INSTANCE` | `HOSTNAME` or `local` | stable per replica: the relay's transactional id is `expense-service-outbox-<instance>` |
 //! | `RUST_LOG` | `info` | |
 
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub struct Config {
     pub pool_size: usize,
     pub batch_size: usize,
     pub batch_wait: Duration,
+    pub outbox_instance: String,
     pub jwt: platform::jwt::JwtVerifier,
 }
 
@@ -41,6 +43,11 @@ impl Config {
             pool_size: env.or("DB_POOL_SIZE", 16, "a number of connections")?,
             batch_size,
             batch_wait: env.millis("CONSUMER_BATCH_WAIT_MS", Duration::from_millis(20))?,
+            outbox_instance: env.or(
+                "OUTBOX_INSTANCE",
+                platform::app::instance_name(),
+                "a replica name",
+            )?,
             jwt: platform::jwt::verifier_from_env(env)?,
         })
     }

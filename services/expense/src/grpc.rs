@@ -1,22 +1,26 @@
 //! The gRPC adapter: authenticate, parse the request into domain types, call the store,
 //! map the result. The user always comes from the verified token, never from the request.
 
-use chrono::{DateTime, Utc};
-use contracts::expense::{
-    self as pb, expense_service_server::ExpenseService, CreateExpenseRequest, DeleteExpenseRequest,
-    DeleteExpenseResponse, GetExpenseRequest, ListExpensesRequest, ListExpensesResponse,
-    SummarizeExpensesRequest, SummarizeExpensesResponse, SummaryGroup, UpdateExpenseRequest,
+use contracts::{
+    events::ExpenseChanged,
+    expense::{
+        self as pb, expense_service_server::ExpenseService, CreateExpenseRequest, DeleteExpenseRequest,
+        DeleteExpenseResponse, GetExpenseRequest, ListExpensesRequest, ListExpensesResponse,
+        SummarizeExpensesRequest, SummarizeExpensesResponse, SummaryGroup, UpdateExpenseRequest,
+    },
 };
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::Currency;
 use platform::{db::PgPool, grpc::caller, Error};
 use tonic::{Request, Response, Status};
 
 use crate::{
+    changes::{self, Cause},
     domain::{
         format_minor_total, next_page_token, parse_id, Cursor, Expense, ExpenseError, ExpenseUpdate,
         ListInput, ListQuery, ManualInput, SummaryQuery, UpdateInput,
     },
+    proto,
     store::{models::ExpenseRow, queries},
 };
 
@@ -62,33 +66,15 @@ impl From<TxError> for Error {
     }
 }
 
-fn to_proto(e: Expense) -> pb::Expense {
-    pb::Expense {
-        id: e.id.to_string(),
-        user_id: e.user_id.to_string(),
-        amount: e.amount.to_decimal_string(),
-        currency: e.amount.currency().code().to_owned(),
-        merchant: e.merchant.as_str().to_owned(),
-        category: e.category.proto_number(),
-        occurred_on: e.occurred_on.format("%Y-%m-%d").to_string(),
-        note: e.note.as_str().to_owned(),
-        raw_text: e.raw_text,
-        source: e.source.proto_number(),
-        confidence: e.confidence,
-        created_at: Some(timestamp(e.created_at)),
-        updated_at: Some(timestamp(e.updated_at)),
-    }
-}
-
 fn row_to_proto(row: ExpenseRow) -> Result<pb::Expense, Error> {
-    Ok(to_proto(Expense::try_from(row)?))
+    Ok(proto::expense(&Expense::try_from(row)?))
 }
 
-fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+/// Writes a change's event to the outbox; call it in the change's transaction.
+async fn announce(conn: &mut AsyncPgConnection, event: ExpenseChanged) -> Result<(), TxError> {
+    let id = platform::outbox::enqueue(conn, &event).await?;
+    tracing::debug!(event_id = %id, kind = event.kind, "ExpenseChanged queued in the outbox");
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -109,20 +95,23 @@ impl ExpenseService for ExpenseGrpc {
                 occurred_on: &r.occurred_on,
                 note: &r.note,
             },
-            Utc::now(),
+            crate::domain::now(),
         )
         .map_err(Error::from)?;
         let row = ExpenseRow::from(&expense);
+        let event = changes::recorded(&expense, Cause::Manual);
         let mut conn = self.pool.get().await.map_err(Error::from)?;
         // The user lock and the tombstone check keep a deleted account (whose access token
         // lives on for a few minutes) from writing after its purge.
         let stored = conn
-            .transaction::<Option<ExpenseRow>, diesel::result::Error, _>(async move |conn| {
+            .transaction::<Option<ExpenseRow>, TxError, _>(async move |conn| {
                 queries::lock_users_shared(conn, [user_id]).await?;
                 if queries::is_deleted_user(conn, user_id).await? {
                     return Ok(None);
                 }
-                queries::insert(conn, &row).await.map(Some)
+                let row = queries::insert(conn, &row).await?;
+                announce(conn, event).await?;
+                Ok(Some(row))
             })
             .await
             .map_err(Error::from)?;
@@ -193,7 +182,7 @@ impl ExpenseService for ExpenseGrpc {
         let user_id = caller(&req)?.user_id;
         let r = req.get_ref();
         let id = parse_id(&r.id).map_err(Error::from)?;
-        let now = Utc::now();
+        let now = crate::domain::now();
         let update = ExpenseUpdate::parse(
             &r.update_mask,
             UpdateInput {
@@ -209,19 +198,26 @@ impl ExpenseService for ExpenseGrpc {
         .map_err(Error::from)?;
         let mut conn = self.pool.get().await.map_err(Error::from)?;
         // Read, change and write under the row lock: a concurrent update cannot slip between.
-        let row = conn
-            .transaction::<ExpenseRow, TxError, _>(async move |conn| {
+        let (expense, changed) = conn
+            .transaction::<_, TxError, _>(async move |conn| {
                 let row = queries::find_by_id_for_user_for_update(conn, user_id, id)
                     .await?
                     .ok_or(TxError::Domain(ExpenseError::NotFound))?;
-                let mut expense = Expense::try_from(row).map_err(TxError::Internal)?;
-                update.apply(&mut expense, now).map_err(TxError::Domain)?;
-                Ok(queries::update(conn, &ExpenseRow::from(&expense)).await?)
+                let before = Expense::try_from(row).map_err(TxError::Internal)?;
+                let mut after = before.clone();
+                let changed = update.apply(&mut after, now).map_err(TxError::Domain)?;
+                // Writing the stored values again is not a change: no write, no event.
+                if changed.is_empty() {
+                    return Ok((before, changed));
+                }
+                let row = queries::update(conn, &ExpenseRow::from(&after)).await?;
+                announce(conn, changes::updated(&before, &after, &changed, Cause::Manual)).await?;
+                Ok((Expense::try_from(row).map_err(TxError::Internal)?, changed))
             })
             .await
             .map_err(Error::from)?;
-        tracing::info!(%user_id, %id, fields = ?r.update_mask, "expense updated");
-        Ok(Response::new(row_to_proto(row)?))
+        tracing::info!(%user_id, %id, mask = ?r.update_mask, changed = ?changed, version = expense.version, "expense updated");
+        Ok(Response::new(proto::expense(&expense)))
     }
 
     async fn delete_expense(
@@ -231,13 +227,19 @@ impl ExpenseService for ExpenseGrpc {
         let user_id = caller(&req)?.user_id;
         let id = parse_id(&req.get_ref().id).map_err(Error::from)?;
         let mut conn = self.pool.get().await.map_err(Error::from)?;
-        if !queries::delete_by_id_for_user(&mut conn, user_id, id)
+        // The event carries the row as the DELETE removed it: the last version, exactly.
+        let version = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let row = queries::delete_by_id_for_user(conn, user_id, id)
+                    .await?
+                    .ok_or(TxError::Domain(ExpenseError::NotFound))?;
+                let before = Expense::try_from(row).map_err(TxError::Internal)?;
+                announce(conn, changes::deleted(&before, crate::domain::now())).await?;
+                Ok(before.version)
+            })
             .await
-            .map_err(Error::from)?
-        {
-            return Err(Error::from(ExpenseError::NotFound).into());
-        }
-        tracing::info!(%user_id, %id, "expense deleted");
+            .map_err(Error::from)?;
+        tracing::info!(%user_id, %id, version, "expense deleted");
         Ok(Response::new(DeleteExpenseResponse {}))
     }
 

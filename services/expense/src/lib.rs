@@ -1,12 +1,15 @@
 //! expense-service: the ledger. Expenses arrive from `ExpenseExtracted` (batched consumer)
 //! or by hand (CreateExpense); their owner lists, edits, deletes and summarises them;
-//! `UserDeleted` purges them.
+//! `UserDeleted` purges them. Every change is announced as `ExpenseChanged` through the
+//! outbox, which the in-process relay publishes.
 
 pub mod batch_consumer;
+pub mod changes;
 pub mod config;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod proto;
 pub mod store;
 
 use contracts::{expense::expense_service_server::ExpenseServiceServer, topics};
@@ -25,7 +28,7 @@ use crate::batch_consumer::{consume_batches, BatchSettings};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// A built service: bound, migrated, consumers started on `run_until_stopped`.
+/// A built service: bound, migrated, consumers and relay started on `run_until_stopped`.
 pub struct Application {
     app: App,
     server: GrpcServer,
@@ -38,9 +41,13 @@ impl Application {
         let common = &config.common;
         let extracted = topic_name(topics::EXPENSE_EXTRACTED, &common.topic_suffix);
         let deleted = topic_name(topics::USER_DELETED, &common.topic_suffix);
+        let changed = topic_name(topics::EXPENSE_CHANGED, &common.topic_suffix);
         let group = format!("expense-service{}", common.topic_suffix);
 
         let mut app = App::new(common.clone());
+        // ExpenseChanged rows wait in the outbox while Kafka is away; the relay publishes
+        // them once the topic exists (created below, with the consumer's).
+        app.spawn_outbox_relay(pool.clone(), &config.outbox_instance);
 
         // ExpenseExtracted is the hot path (every text a user sends): batched, one
         // transaction per batch.
@@ -54,7 +61,7 @@ impl Application {
         let brokers = common.kafka_brokers.clone();
         app.spawn("expense-extracted-consumer", async move {
             let topic = settings.consumer.topic.clone();
-            if !ensure_topics_until_done(&brokers, &[&topic], 3, &stop).await {
+            if !ensure_topics_until_done(&brokers, &[&topic, &changed], 3, &stop).await {
                 return Ok(());
             }
             let handler = move |batch| {

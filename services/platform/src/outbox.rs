@@ -84,6 +84,54 @@ pub async fn enqueue_raw(conn: &mut AsyncPgConnection, raw: RawEvent) -> QueryRe
     Ok(id)
 }
 
+/// Writes many events to the outbox in one statement (column arrays through `UNNEST`: 8
+/// parameters however many events), for a transaction that makes many changes at once,
+/// e.g. a batch consumer. Returns how many it wrote.
+pub async fn enqueue_many(conn: &mut AsyncPgConnection, events: Vec<RawEvent>) -> QueryResult<usize> {
+    use diesel::sql_types::{Array, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let n = events.len();
+    let (mut id, mut topic, mut key, mut ce_type) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut payload, mut traceparent, mut tracestate, mut created_at) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in events {
+        id.push(e.id);
+        topic.push(e.topic);
+        key.push(e.key);
+        ce_type.push(e.ce_type);
+        payload.push(e.payload);
+        traceparent.push(e.traceparent);
+        tracestate.push(e.tracestate);
+        created_at.push(e.time);
+    }
+    diesel::sql_query(
+        "INSERT INTO outbox (id, topic, key, ce_type, payload, traceparent, tracestate, created_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
+                              $6::text[], $7::text[], $8::timestamptz[])",
+    )
+    .bind::<Array<SqlUuid>, _>(id)
+    .bind::<Array<Text>, _>(topic)
+    .bind::<Array<Text>, _>(key)
+    .bind::<Array<Text>, _>(ce_type)
+    .bind::<Array<Bytea>, _>(payload)
+    .bind::<Array<Nullable<Text>>, _>(traceparent)
+    .bind::<Array<Nullable<Text>>, _>(tracestate)
+    .bind::<Array<Timestamptz>, _>(created_at)
+    .execute(conn)
+    .await
+}
+
 /// Number of events not yet published (for health and tests).
 pub async fn pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     outbox::table

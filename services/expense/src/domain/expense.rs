@@ -5,6 +5,7 @@ use domain::{Category, Currency, Money};
 use uuid::Uuid;
 
 use super::{
+    change::changed_fields,
     error::{ExpenseError, FieldError, Violations},
     fields::{self, Merchant, Note},
 };
@@ -18,6 +19,8 @@ pub enum Source {
     TextRules,
     /// Extracted from text by the LLM.
     TextLlm,
+    /// A row of an imported bank or app export.
+    Import,
 }
 
 impl Source {
@@ -26,11 +29,12 @@ impl Source {
             Source::Manual => "MANUAL",
             Source::TextRules => "TEXT_RULES",
             Source::TextLlm => "TEXT_LLM",
+            Source::Import => "IMPORT",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Source::Manual, Source::TextRules, Source::TextLlm]
+        [Source::Manual, Source::TextRules, Source::TextLlm, Source::Import]
             .into_iter()
             .find(|x| x.as_str() == s)
     }
@@ -41,6 +45,7 @@ impl Source {
             Source::Manual => 1,
             Source::TextRules => 2,
             Source::TextLlm => 3,
+            Source::Import => 4,
         }
     }
 
@@ -49,6 +54,7 @@ impl Source {
             1 => Some(Source::Manual),
             2 => Some(Source::TextRules),
             3 => Some(Source::TextLlm),
+            4 => Some(Source::Import),
             _ => None,
         }
     }
@@ -71,6 +77,9 @@ pub struct Expense {
     pub confidence: f32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// 1 when recorded, +1 per change that changed something: consumers of the change
+    /// events order one expense's changes by it.
+    pub version: i32,
 }
 
 /// The fields of a manual entry, as received.
@@ -119,6 +128,7 @@ impl Expense {
             confidence: 1.0,
             created_at: now,
             updated_at: now,
+            version: 1,
         })
     }
 
@@ -145,7 +155,7 @@ impl Expense {
         // An unknown category (a newer producer) is OTHER rather than a lost expense.
         let category = Category::from_proto_number(input.category).unwrap_or_default();
         let source = match Source::from_proto_number(input.source) {
-            Some(s @ (Source::TextRules | Source::TextLlm)) => s,
+            Some(s @ (Source::TextRules | Source::TextLlm | Source::Import)) => s,
             _ if input.extractor.starts_with("llm") => Source::TextLlm,
             _ => Source::TextRules,
         };
@@ -167,6 +177,7 @@ impl Expense {
             confidence,
             created_at: now,
             updated_at: now,
+            version: 1,
         })
     }
 }
@@ -318,10 +329,29 @@ impl ExpenseUpdate {
         })
     }
 
-    /// Applies the update. Changing the currency re-checks the amount (the new one, or the
-    /// stored one) against the new currency's decimals: 12.50 USD cannot become JPY without a
-    /// new amount, 12.00 USD becomes 12 JPY.
-    pub fn apply(&self, e: &mut Expense, now: DateTime<Utc>) -> Result<(), ExpenseError> {
+    /// Applies the update and returns the fields whose values changed (see
+    /// [`changed_fields`]). Only a change that changed something counts: it bumps `version`
+    /// and `updated_at`; writing the stored values again leaves the expense as it was.
+    /// Changing the currency re-checks the amount (the new one, or the stored one) against
+    /// the new currency's decimals: 12.50 USD cannot become JPY without a new amount, 12.00
+    /// USD becomes 12 JPY.
+    pub fn apply(
+        &self,
+        expense: &mut Expense,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<&'static str>, ExpenseError> {
+        let mut after = expense.clone();
+        self.apply_fields(&mut after)?;
+        let changed = changed_fields(expense, &after);
+        if !changed.is_empty() {
+            after.updated_at = now;
+            after.version += 1;
+            *expense = after;
+        }
+        Ok(changed)
+    }
+
+    fn apply_fields(&self, e: &mut Expense) -> Result<(), ExpenseError> {
         let currency = self.currency.unwrap_or(e.amount.currency());
         e.amount = match &self.amount {
             Some(a) => fields::amount("amount", a, currency).map_err(|f| ExpenseError::Invalid(vec![f]))?,
@@ -351,7 +381,6 @@ impl ExpenseUpdate {
         if let Some(n) = &self.note {
             e.note = n.clone();
         }
-        e.updated_at = now;
         Ok(())
     }
 }

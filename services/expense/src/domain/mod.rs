@@ -1,11 +1,13 @@
 //! Expense rules, free of transport and storage.
 
+mod change;
 mod error;
 mod expense;
 pub mod fields;
 mod listing;
 mod summary;
 
+pub use change::{changed_fields, now, re_extracted};
 pub use error::{ExpenseError, FieldError};
 pub use expense::{
     parse_id, Expense, ExpenseUpdate, ExtractedInput, ManualInput, Source, UpdateInput, UPDATABLE,

@@ -24,6 +24,7 @@ pub struct ExpenseRow {
     pub confidence: f32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub version: i32,
 }
 
 impl From<&Expense> for ExpenseRow {
@@ -42,6 +43,7 @@ impl From<&Expense> for ExpenseRow {
             confidence: e.confidence,
             created_at: e.created_at,
             updated_at: e.updated_at,
+            version: e.version,
         }
     }
 }
@@ -67,12 +69,13 @@ impl TryFrom<ExpenseRow> for Expense {
             confidence: r.confidence,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            version: r.version,
         })
     }
 }
 
 /// Many rows as one set of column arrays, for `INSERT … SELECT * FROM UNNEST(…)`: one
-/// statement with 13 parameters whatever the number of rows.
+/// statement with 14 parameters whatever the number of rows.
 #[derive(Debug, Default)]
 pub struct ExpenseColumns {
     pub id: Vec<Uuid>,
@@ -88,6 +91,7 @@ pub struct ExpenseColumns {
     pub confidence: Vec<f32>,
     pub created_at: Vec<DateTime<Utc>>,
     pub updated_at: Vec<DateTime<Utc>>,
+    pub version: Vec<i32>,
 }
 
 impl FromIterator<ExpenseRow> for ExpenseColumns {
@@ -107,6 +111,7 @@ impl FromIterator<ExpenseRow> for ExpenseColumns {
             c.confidence.push(r.confidence);
             c.created_at.push(r.created_at);
             c.updated_at.push(r.updated_at);
+            c.version.push(r.version);
         }
         c
     }
@@ -140,4 +145,10 @@ pub struct SummaryRow {
 pub struct EventIdRow {
     #[diesel(sql_type = sql_types::Uuid)]
     pub event_id: Uuid,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct IdRow {
+    #[diesel(sql_type = sql_types::Uuid)]
+    pub id: Uuid,
 }

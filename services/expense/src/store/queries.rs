@@ -5,13 +5,14 @@ use diesel::{
     dsl::sql,
     pg::Pg,
     prelude::*,
+    query_builder::{BoxedSqlQuery, SqlQuery},
     sql_types::{Array, BigInt, Bool, Date, Float4, Integer, Text, Timestamptz, Uuid as SqlUuid},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::{
-    models::{EventIdRow, ExpenseColumns, ExpenseRow, SummaryRow},
+    models::{EventIdRow, ExpenseColumns, ExpenseRow, IdRow, SummaryRow},
     schema::{deleted_users, expenses},
 };
 use crate::domain::{escape_like, GroupBy, ListQuery, SummaryQuery};
@@ -88,17 +89,37 @@ pub async fn insert_new_batch(conn: &mut AsyncPgConnection, cols: ExpenseColumns
     if cols.is_empty() {
         return Ok(0);
     }
-    diesel::sql_query(
+    insert_new_query(cols, "").execute(conn).await
+}
+
+/// As [`insert_new_batch`], returning the ids it inserted (each once, even when the batch
+/// holds an id twice: the second conflicts with the first).
+#[tracing::instrument(skip_all, fields(rows = cols.len()))]
+pub async fn insert_new_batch_ids(
+    conn: &mut AsyncPgConnection,
+    cols: ExpenseColumns,
+) -> QueryResult<Vec<Uuid>> {
+    if cols.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<IdRow> = insert_new_query(cols, " RETURNING id").load(conn).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// One statement whatever the number of rows (the columns travel as 14 arrays).
+fn insert_new_query(cols: ExpenseColumns, returning: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(format!(
         "INSERT INTO expenses (id, user_id, amount_minor, currency, merchant, category, occurred_on, note, \
-                               raw_text, source, confidence, created_at, updated_at) \
+                               raw_text, source, confidence, created_at, updated_at, version) \
          SELECT t.* FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::text[], $6::text[], \
                                 $7::date[], $8::text[], $9::text[], $10::text[], $11::float4[], \
-                                $12::timestamptz[], $13::timestamptz[]) \
+                                $12::timestamptz[], $13::timestamptz[], $14::int4[]) \
               AS t(id, user_id, amount_minor, currency, merchant, category, occurred_on, note, raw_text, \
-                   source, confidence, created_at, updated_at) \
+                   source, confidence, created_at, updated_at, version) \
          WHERE NOT EXISTS (SELECT 1 FROM deleted_users d WHERE d.user_id = t.user_id) \
-         ON CONFLICT (id) DO NOTHING",
-    )
+         ON CONFLICT (id) DO NOTHING{returning}"
+    ))
+    .into_boxed()
     .bind::<Array<SqlUuid>, _>(cols.id)
     .bind::<Array<SqlUuid>, _>(cols.user_id)
     .bind::<Array<BigInt>, _>(cols.amount_minor)
@@ -112,8 +133,22 @@ pub async fn insert_new_batch(conn: &mut AsyncPgConnection, cols: ExpenseColumns
     .bind::<Array<Float4>, _>(cols.confidence)
     .bind::<Array<Timestamptz>, _>(cols.created_at)
     .bind::<Array<Timestamptz>, _>(cols.updated_at)
-    .execute(conn)
-    .await
+    .bind::<Array<Integer>, _>(cols.version)
+}
+
+/// The stored expenses among `ids` (of whichever user), locked until the transaction ends.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn find_by_ids_for_update(
+    conn: &mut AsyncPgConnection,
+    ids: Vec<Uuid>,
+) -> QueryResult<Vec<ExpenseRow>> {
+    expenses::table
+        .filter(expenses::id.eq_any(ids))
+        .select(ExpenseRow::as_select())
+        .order(expenses::id)
+        .for_update()
+        .load(conn)
+        .await
 }
 
 #[tracing::instrument(skip(conn))]
@@ -161,17 +196,18 @@ pub async fn update(conn: &mut AsyncPgConnection, row: &ExpenseRow) -> QueryResu
     .await
 }
 
-/// Returns whether the expense existed for this user.
+/// Deletes the user's expense and returns it as it was; `None` when there was none.
 #[tracing::instrument(skip(conn))]
 pub async fn delete_by_id_for_user(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     id: Uuid,
-) -> QueryResult<bool> {
-    let n = diesel::delete(expenses::table.find(id).filter(expenses::user_id.eq(user_id)))
-        .execute(conn)
-        .await?;
-    Ok(n == 1)
+) -> QueryResult<Option<ExpenseRow>> {
+    diesel::delete(expenses::table.find(id).filter(expenses::user_id.eq(user_id)))
+        .returning(ExpenseRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
 }
 
 /// Deletes every expense of the user and leaves a tombstone; returns how many it deleted.

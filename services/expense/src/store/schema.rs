@@ -1,4 +1,4 @@
-// As `diesel print-schema` writes it for migrations/2026-11-26-000001_expenses.
+// As `diesel print-schema` writes it after migrations/2026-12-01-000001_expense_version.
 
 diesel::table! {
     expenses (id) {
@@ -15,6 +15,7 @@ diesel::table! {
         confidence -> Float4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        version -> Int4,
     }
 }
 

@@ -241,7 +241,7 @@ proptest! {
                     amount: "12.50", currency: "USD", ..Default::default()
                 }, now()).unwrap();
                 match update.apply(&mut stored, now()) {
-                    Ok(()) => assert_storable(&stored)?,
+                    Ok(_) => assert_storable(&stored)?,
                     Err(err) => assert_names_fields(&err, &allowed)?,
                 }
             }

@@ -46,12 +46,15 @@ pub async fn spawn_app() -> TestApp {
     let infra = Infra::from_env();
     let db = infra.fresh_database().await;
     let suffix = format!("-{}", unique("t"));
+    // Tests run in parallel: each app's relay needs its own transactional id.
+    let instance = unique("relay");
     let mut vars = vec![
         ("DATABASE_URL", db.as_str()),
         ("GRPC_ADDR", "127.0.0.1:0"),
         ("KAFKA_BROKERS", infra.brokers.as_str()),
         ("KAFKA_TOPIC_SUFFIX", suffix.as_str()),
         ("DB_POOL_SIZE", "8"),
+        ("OUTBOX_INSTANCE", instance.as_str()),
     ];
     vars.extend(tokens::verifier_env());
     let config = Config::from_env(&Env::from_pairs(vars)).expect("config");
@@ -240,6 +243,7 @@ pub fn row(
         confidence: 1.0,
         created_at: now,
         updated_at: now,
+        version: 1,
     }
 }
 

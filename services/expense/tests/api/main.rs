@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod batch_consumer;
+mod changes;
 mod events;
 mod expenses;
 mod helpers;

@@ -1,0 +1,38 @@
+//! Domain → proto: the `Expense` message, as the API answers it and change events carry it.
+
+use chrono::{DateTime, Utc};
+use contracts::expense as pb;
+
+use crate::domain::Expense;
+
+pub fn expense(e: &Expense) -> pb::Expense {
+    pb::Expense {
+        id: e.id.to_string(),
+        user_id: e.user_id.to_string(),
+        amount: e.amount.to_decimal_string(),
+        currency: e.amount.currency().code().to_owned(),
+        merchant: e.merchant.as_str().to_owned(),
+        category: e.category.proto_number(),
+        occurred_on: e.occurred_on.format("%Y-%m-%d").to_string(),
+        note: e.note.as_str().to_owned(),
+        raw_text: e.raw_text.clone(),
+        source: e.source.proto_number(),
+        confidence: e.confidence,
+        created_at: Some(timestamp(e.created_at)),
+        updated_at: Some(timestamp(e.updated_at)),
+        version: e.version,
+    }
+}
+
+pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// A proto timestamp as a time; `None` when absent or out of range.
+pub fn time(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    let t = t?;
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+}

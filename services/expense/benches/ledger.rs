@@ -2,15 +2,23 @@
 //! PostgreSQL and Kafka of `scripts/infra.sh` (skipped, with a message, when they are down):
 //!
 //! 1. consumer throughput: 100,000 `ExpenseExtracted` events for 1,000 users are produced
-//!    to a fresh topic, then the service consumes them into a fresh database; events/s is
-//!    measured from the first stored row to the last;
+//!    to a fresh topic, then the service consumes them into a fresh database, writing an
+//!    `ExpenseChanged` per expense to its outbox in each batch's transaction while its relay
+//!    publishes them; events/s is measured from the first stored row to the last (and to
+//!    the last event published). Baselines in the same run, on the database alone: the
+//!    handler's transaction with change events, against the previous transaction without
+//!    them (the raw batched insert), against `pgbench` running the same 1,000-row INSERT
+//!    into the same table (the database's ceiling for this insert);
 //! 2. read latency for one user with 100,000 expenses (among 100,000 of other users): List
 //!    (first page, a deep page by keyset token) and Summarize (each grouping) through gRPC,
 //!    p50/p99; and the deep page as keyset SQL vs naive `OFFSET` SQL.
 //!
 //! Sizes: `BENCH_EVENTS` (100000), `BENCH_EXPENSES` (100000).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::{NaiveDate, Utc};
 use contracts::{
@@ -20,7 +28,7 @@ use contracts::{
 use diesel::{prelude::*, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use expense_service::{
-    domain::{next_page_token, Cursor, ListFilter},
+    domain::{next_page_token, Cursor, Expense, ExtractedInput, ListFilter},
     store::{
         models::{ExpenseColumns, ExpenseRow},
         queries,
@@ -31,13 +39,14 @@ use expense_service::{
 use futures::StreamExt;
 use platform::{
     config::Env,
-    kafka::{ensure_topics, EventProducer, RawEvent},
+    kafka::{ensure_topics, Envelope, EventProducer, RawEvent},
     testing::{
         bench::{env_usize, ms, percentile, reachable},
         tokens, unique, Infra,
     },
 };
 use tonic::transport::Channel;
+use tracing::Instrument;
 use uuid::Uuid;
 
 fn main() {
@@ -68,7 +77,31 @@ async fn run() {
         "expense-service ledger bench ({} cores; figures vary with whatever else runs)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    consumer_throughput(&infra, env_usize("BENCH_EVENTS", 100_000)).await;
+    let events = env_usize("BENCH_EVENTS", 100_000);
+    let consumer = consumer_throughput(&infra, events).await;
+    let (previous, with_changes) = batch_transactions(&infra, events).await;
+    let ceiling = pgbench_ceiling(&infra).await;
+    println!(
+        "\n## consumer summary\n\n| | events/s | / previous transaction | / pgbench ceiling |\n|---|---|---|---|"
+    );
+    let ratio = |x: f64, base: Option<f64>| base.map_or("–".to_owned(), |b| format!("{:.2}", x / b));
+    for (what, rate) in [
+        ("consumer, Kafka → Postgres + outbox (relay running)", consumer),
+        ("batch transaction with change events", with_changes),
+        ("previous batch transaction (raw batched insert)", previous),
+    ] {
+        println!(
+            "| {what} | {rate:.0} | {} | {} |",
+            ratio(rate, Some(previous)),
+            ratio(rate, ceiling)
+        );
+    }
+    if let Some(c) = ceiling {
+        println!(
+            "| pgbench, same INSERT of 1,000 rows | {c:.0} | {:.2} | 1.00 |",
+            c / previous
+        );
+    }
     read_latency(&infra, env_usize("BENCH_EXPENSES", 100_000)).await;
 }
 
@@ -85,6 +118,7 @@ async fn spawn(infra: &Infra, suffix: &str) -> Spawned {
         ("GRPC_ADDR", "127.0.0.1:0"),
         ("KAFKA_BROKERS", infra.brokers.as_str()),
         ("KAFKA_TOPIC_SUFFIX", suffix),
+        ("OUTBOX_INSTANCE", suffix),
     ];
     vars.extend(tokens::verifier_env());
     let app = Application::build(Config::from_env(&Env::from_pairs(vars)).expect("config"))
@@ -106,33 +140,19 @@ async fn count(conn: &mut AsyncPgConnection) -> i64 {
 
 // === 1. consumer throughput ===
 
-async fn consumer_throughput(infra: &Infra, n: usize) {
+/// Returns events/s from the first stored row to the last.
+async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
     let suffix = format!("-{}", unique("bench"));
     let topic = format!("{}{suffix}", contracts::topics::EXPENSE_EXTRACTED);
     ensure_topics(&infra.brokers, &[&topic], 3).await.expect("topics");
     let producer = EventProducer::new(&infra.brokers, "/bench", Duration::from_secs(30))
         .expect("producer")
         .with_topic_suffix(&suffix);
-    let users: Vec<Uuid> = (0..1000).map(|_| Uuid::now_v7()).collect();
-    let today = Utc::now().date_naive();
+    let events = extracted_events(n);
     let started = Instant::now();
-    futures::stream::iter(0..n)
-        .map(|i| {
+    futures::stream::iter(events)
+        .map(|event| {
             let producer = &producer;
-            let event = ExpenseExtracted {
-                expense_id: Uuid::now_v7().to_string(),
-                user_id: users[i % users.len()].to_string(),
-                amount: format!("{}.{:02}", 1 + i % 500, i % 100),
-                currency: ["USD", "EUR", "INR"][i % 3].into(),
-                merchant: ["Subway", "Whole Foods", "Uber", "Amazon"][i % 4].into(),
-                category: 1 + (i % 15) as i32,
-                occurred_on: (today - chrono::Duration::days((i % 365) as i64)).to_string(),
-                raw_text: format!("spent {} on lunch at Subway", 1 + i % 500),
-                source: 2,
-                confidence: 0.9,
-                extractor: "rules".into(),
-                extracted_at: None,
-            };
             async move { producer.send(&RawEvent::new(&event)).await }
         })
         .buffer_unordered(5000)
@@ -167,15 +187,272 @@ async fn consumer_throughput(infra: &Infra, n: usize) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let took = t0.elapsed();
+    let rate = (n as i64 - c0) as f64 / took.as_secs_f64();
     println!(
-        "consumed {} events in {:.2} s: **{:.0} events/s** (batches of up to 1,000, one transaction each)",
+        "consumed {} events in {:.2} s: **{:.0} events/s** (batches of up to 1,000, one transaction \
+         each, with their ExpenseChanged in the outbox; the relay publishing meanwhile)",
         n as i64 - c0,
         took.as_secs_f64(),
-        (n as i64 - c0) as f64 / took.as_secs_f64()
+        rate
+    );
+    loop {
+        let pending = platform::outbox::pending(&mut conn).await.expect("outbox");
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} change events never published"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let published = t0.elapsed();
+    println!(
+        "every ExpenseChanged published {:.2} s after the first row: {:.0} events/s from stored to published",
+        published.as_secs_f64(),
+        (n as i64 - c0) as f64 / published.as_secs_f64()
     );
     app.stop.cancel();
     drop(conn);
     cleanup(infra, &app.db, &suffix).await;
+    rate
+}
+
+/// `n` extracted expenses of 1,000 users, as ds-service publishes them.
+fn extracted_events(n: usize) -> Vec<ExpenseExtracted> {
+    let users: Vec<Uuid> = (0..1000).map(|_| Uuid::now_v7()).collect();
+    let today = Utc::now().date_naive();
+    (0..n)
+        .map(|i| ExpenseExtracted {
+            expense_id: Uuid::now_v7().to_string(),
+            user_id: users[i % users.len()].to_string(),
+            amount: format!("{}.{:02}", 1 + i % 500, i % 100),
+            currency: ["USD", "EUR", "INR"][i % 3].into(),
+            merchant: ["Subway", "Whole Foods", "Uber", "Amazon"][i % 4].into(),
+            category: 1 + (i % 15) as i32,
+            occurred_on: (today - chrono::Duration::days((i % 365) as i64)).to_string(),
+            raw_text: format!("spent {} on lunch at Subway", 1 + i % 500),
+            source: 2,
+            confidence: 0.9,
+            extractor: "rules".into(),
+            extracted_at: None,
+        })
+        .collect()
+}
+
+/// A fresh database with the service's tables.
+async fn migrated_database(infra: &Infra) -> String {
+    let db = infra.fresh_database().await;
+    platform::db::migrate(&db, expense_service::MIGRATIONS)
+        .await
+        .expect("migrations");
+    db
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Path {
+    /// `events::on_expenses_extracted`: the expenses and their change events.
+    WithChanges,
+    /// The handler's transaction before change events existed: the raw batched insert.
+    Previous,
+}
+
+/// The batched consumer's database work alone (no Kafka), one batch of 1,000 after the
+/// other on one connection as the consumer does: with change events, and the previous
+/// transaction without them, alternately on fresh databases. Returns the best events/s of
+/// each: (previous, with change events).
+async fn batch_transactions(infra: &Infra, n: usize) -> (f64, f64) {
+    println!(
+        "\n## the batch transaction alone ({n} events in batches of 1,000, fresh database each)\n\n\
+         | transaction | events/s |\n|---|---|"
+    );
+    let mut best = [0f64; 2];
+    for (round, path) in [
+        Path::Previous,
+        Path::WithChanges,
+        Path::Previous,
+        Path::WithChanges,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let db = migrated_database(infra).await;
+        let pool = platform::db::pool(&db, 2).expect("pool");
+        let topic = "bench".to_owned();
+        let batches: Vec<Arc<[Envelope<ExpenseExtracted>]>> = extracted_events(n)
+            .chunks(1000)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| Envelope {
+                        id: Uuid::now_v7(),
+                        event: e.clone(),
+                        time: None,
+                        source: None,
+                        topic: topic.clone(),
+                        partition: 0,
+                        offset: i as i64,
+                    })
+                    .collect()
+            })
+            .collect();
+        let started = Instant::now();
+        for batch in batches {
+            // As in the consumer, whose batch span is current (change events carry its trace).
+            let span = tracing::info_span!("bench.batch");
+            match path {
+                Path::WithChanges => {
+                    let rejected = expense_service::events::on_expenses_extracted(&pool, batch)
+                        .instrument(span)
+                        .await
+                        .expect("batch");
+                    assert!(rejected.is_empty());
+                }
+                Path::Previous => previous_transaction(&pool, batch).instrument(span).await,
+            }
+        }
+        let took = started.elapsed();
+        let mut conn = connect(&db).await;
+        assert_eq!(count(&mut conn).await as usize, n, "every expense stored");
+        let outbox = platform::outbox::pending(&mut conn).await.expect("outbox") as usize;
+        assert_eq!(outbox, if path == Path::WithChanges { n } else { 0 });
+        let rate = n as f64 / took.as_secs_f64();
+        let slot = (path == Path::WithChanges) as usize;
+        best[slot] = best[slot].max(rate);
+        println!(
+            "| round {}: {} | {rate:.0} |",
+            round / 2 + 1,
+            match path {
+                Path::WithChanges => "expenses + ExpenseChanged in the outbox (current handler)",
+                Path::Previous => "expenses only (previous transaction: the raw batched insert)",
+            }
+        );
+        drop((pool, conn));
+        drop_database(infra, &db).await;
+    }
+    println!(
+        "\nwith change events / without (best of two each): **{:.2}**",
+        best[1] / best[0]
+    );
+    (best[0], best[1])
+}
+
+/// The transaction `on_expenses_extracted` ran before it wrote change events (commit
+/// 447f743^): validate, record the event ids, lock the users, insert the new expenses.
+async fn previous_transaction(pool: &platform::db::PgPool, batch: Arc<[Envelope<ExpenseExtracted>]>) {
+    use diesel_async::AsyncConnection;
+    let now = expense_service::domain::now();
+    let mut event_ids = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
+    for env in batch.iter() {
+        let e = &env.event;
+        let input = ExtractedInput {
+            expense_id: &e.expense_id,
+            user_id: &e.user_id,
+            amount: &e.amount,
+            currency: &e.currency,
+            merchant: &e.merchant,
+            category: e.category,
+            occurred_on: &e.occurred_on,
+            raw_text: &e.raw_text,
+            source: e.source,
+            confidence: e.confidence,
+            extractor: &e.extractor,
+        };
+        event_ids.push(env.id);
+        rows.push(ExpenseRow::from(&Expense::extracted(input, now).expect("valid")));
+    }
+    let topic = batch[0].topic.clone();
+    let mut conn = pool.get().await.expect("connection");
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        let fresh: std::collections::HashSet<Uuid> =
+            queries::record_new_events(conn, "expense-service", &topic, event_ids.clone())
+                .await?
+                .into_iter()
+                .collect();
+        let new: ExpenseColumns = event_ids
+            .iter()
+            .zip(rows)
+            .filter(|(id, _)| fresh.contains(id))
+            .map(|(_, row)| row)
+            .collect();
+        queries::lock_users_shared(conn, new.user_id.iter().copied()).await?;
+        queries::insert_new_batch(conn, new).await
+    })
+    .await
+    .expect("batch");
+}
+
+/// `pgbench` running the consumer's INSERT of 1,000 rows into the same table (service
+/// migrations, same index), one client like the consumer: what the database can do for
+/// this insert alone, with nothing computed or sent by a client. Returns rows/s.
+async fn pgbench_ceiling(infra: &Infra) -> Option<f64> {
+    let seconds = env_usize("BENCH_PGBENCH_SECONDS", 10);
+    println!("\n## pgbench: the same 1,000-row INSERT, {seconds} s, 1 client\n");
+    if std::process::Command::new("pgbench")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "pgbench SKIPPED: not installed (`apt-get install postgresql-client` provides it; \
+             `scripts/infra.sh` installs it with PostgreSQL)"
+        );
+        return None;
+    }
+    let db = migrated_database(infra).await;
+    // Time-ordered ids like the UUIDv7 ds-service generates (random ones would scatter the
+    // primary key's inserts): microseconds, then the row number.
+    let script = "INSERT INTO expenses (id, user_id, amount_minor, currency, merchant, category, \
+                  occurred_on, note, raw_text, source, confidence, created_at, updated_at, version) \
+                  SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000000)::int8), 16, '0') \
+                          || lpad(to_hex(g), 16, '0'))::uuid, \
+                         ('00000000-0000-7000-8000-' || lpad(to_hex(g % 1000), 12, '0'))::uuid, \
+                         100 + g, (ARRAY['USD', 'EUR', 'INR'])[1 + g % 3], \
+                         (ARRAY['Subway', 'Whole Foods', 'Uber', 'Amazon'])[1 + g % 4], 'FOOD_AND_DRINK', \
+                         current_date - g % 365, '', 'spent ' || g || ' on lunch at Subway', 'TEXT_RULES', \
+                         0.9, now(), now(), 1 \
+                  FROM generate_series(1, 1000) g \
+                  WHERE NOT EXISTS (SELECT 1 FROM deleted_users d \
+                                    WHERE d.user_id = ('00000000-0000-7000-8000-' || lpad(to_hex(g % 1000), 12, '0'))::uuid) \
+                  ON CONFLICT (id) DO NOTHING;\n";
+    let file = std::env::temp_dir().join(format!("{}.sql", unique("pgbench")));
+    std::fs::write(&file, script).expect("pgbench script");
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-c", "1", "-j", "1", "-T", &seconds.to_string(), "-f"])
+        .arg(&file)
+        .arg(&db)
+        .output()
+        .expect("pgbench runs");
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<f64>().ok());
+    let rows = tps.map(|tps| tps * 1000.0);
+    match (tps, rows) {
+        (Some(tps), Some(rows)) => {
+            println!("pgbench: {tps:.1} transactions/s of 1,000 rows: **{rows:.0} rows/s**")
+        }
+        _ => println!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr)),
+    }
+    drop_database(infra, &db).await;
+    rows
+}
+
+async fn drop_database(infra: &Infra, db_url: &str) {
+    let name = db_url.rsplit('/').next().unwrap_or_default().to_owned();
+    let base = infra.pg_url.trim_end_matches('/').trim_end_matches("/postgres");
+    let mut admin = connect(&format!("{base}/postgres")).await;
+    if let Err(e) = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+    {
+        println!("(could not drop bench database {name}: {e})");
+    }
 }
 
 // === 2. read latency ===
@@ -344,15 +621,7 @@ async fn read_latency(infra: &Infra, n: usize) {
 async fn cleanup(infra: &Infra, db_url: &str, suffix: &str) {
     use rdkafka::admin::{AdminClient, AdminOptions};
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let name = db_url.rsplit('/').next().unwrap_or_default().to_owned();
-    let base = infra.pg_url.trim_end_matches('/').trim_end_matches("/postgres");
-    let mut admin = connect(&format!("{base}/postgres")).await;
-    if let Err(e) = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-    {
-        println!("(could not drop bench database {name}: {e})");
-    }
+    drop_database(infra, db_url).await;
     let client: AdminClient<_> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &infra.brokers)
         .create()
@@ -360,6 +629,7 @@ async fn cleanup(infra: &Infra, db_url: &str, suffix: &str) {
     let all: Vec<String> = [
         contracts::topics::EXPENSE_EXTRACTED,
         contracts::topics::USER_DELETED,
+        contracts::topics::EXPENSE_CHANGED,
     ]
     .iter()
     .flat_map(|t| {

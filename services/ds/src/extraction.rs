@@ -64,6 +64,18 @@ impl Extractor {
         ctx: &ExtractContext,
         zone: &str,
     ) -> Result<Extracted, Rejection> {
+        self.extract_with_hints(text, ctx, zone, &[]).await
+    }
+
+    /// [`Self::extract`], telling the model (when one is asked) the caller's most relevant
+    /// rules, one line each.
+    pub async fn extract_with_hints(
+        &self,
+        text: &str,
+        ctx: &ExtractContext,
+        zone: &str,
+        hints: &[String],
+    ) -> Result<Extracted, Rejection> {
         let offline = extract(text, ctx);
         // Credits, OTPs, empty or oversized texts: the rules' verdict is final, and asking
         // a model about them would only cost time and money.
@@ -77,7 +89,7 @@ impl Extractor {
                 by: By::Rules,
             });
         };
-        match llm.extract(text, ctx, zone, offline.as_ref().ok()).await {
+        match llm.extract(text, ctx, zone, offline.as_ref().ok(), hints).await {
             Ok(extraction) => Ok(Extracted {
                 extraction,
                 by: By::Llm {

@@ -29,6 +29,10 @@ use crate::{
     rulebook::Rulebook,
 };
 
+/// Most rules told to the model per extraction: the best matches are enough, and each
+/// costs prompt tokens.
+const MAX_HINTS: usize = 3;
+
 /// Used when neither the request nor the profile says.
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults {
@@ -161,9 +165,17 @@ impl ExtractionService for ExtractionGrpc {
         let ((settled, profile_warning), rules) =
             tokio::join!(self.settle(caller, &input), self.rulebook.rules(caller.user_id));
         let ctx = ExtractContext::new(settled.reference_date, settled.currency);
+        // With a model configured, the caller's few most relevant rules go into its prompt.
+        let hints: Vec<String> = match (&rules, self.extractor.llm()) {
+            (Ok(rules), Some(_)) => memory::rules::hints(rules, &input.text, MAX_HINTS)
+                .into_iter()
+                .map(memory::rules::hint_line)
+                .collect(),
+            _ => vec![],
+        };
         let extracted = self
             .extractor
-            .extract(&input.text, &ctx, settled.zone.name())
+            .extract_with_hints(&input.text, &ctx, settled.zone.name(), &hints)
             .await
             .map_err(rejected)?;
         let mut x = extracted.extraction;

@@ -434,15 +434,17 @@ impl LlmExtractor {
         &self.client
     }
 
-    /// Asks the model about `text` and checks the answer; `offline` is what the rules read.
+    /// Asks the model about `text` and checks the answer; `offline` is what the rules read,
+    /// `hints` the caller's most relevant rules, one line each (none for `ds-extract`).
     pub async fn extract(
         &self,
         text: &str,
         ctx: &ExtractContext,
         zone: &str,
         offline: Option<&Extraction>,
+        hints: &[String],
     ) -> Result<Extraction, LlmFailure> {
-        let body = answer::request_body(self.client.model(), text, ctx, zone);
+        let body = answer::request_body(self.client.model(), text, ctx, zone, hints);
         let content = self.client.complete(&body).await?;
         let extraction = answer::validate(&content, text, ctx, offline)?;
         Ok(extraction)

@@ -86,8 +86,26 @@ pub fn system_prompt(ctx: &ExtractContext, zone: &str) -> String {
     )
 }
 
-/// The chat-completions request body.
-pub fn request_body(model: &str, text: &str, ctx: &ExtractContext, zone: &str) -> Value {
+/// The system prompt plus the caller's most relevant rules, if any (their own corrections
+/// and settings, which the answer is corrected with anyway; told to the model so that it
+/// reads the merchant and category the way this person wants).
+fn system_prompt_with_hints(ctx: &ExtractContext, zone: &str, hints: &[String]) -> String {
+    let mut prompt = system_prompt(ctx, zone);
+    if !hints.is_empty() {
+        prompt.push_str(
+            "\nThis person's own rules, from their corrections and settings; follow them when \
+             the text names that merchant:",
+        );
+        for hint in hints {
+            prompt.push_str("\n- ");
+            prompt.push_str(hint);
+        }
+    }
+    prompt
+}
+
+/// The chat-completions request body; `hints` as [`system_prompt_with_hints`] has them.
+pub fn request_body(model: &str, text: &str, ctx: &ExtractContext, zone: &str, hints: &[String]) -> Value {
     json!({
         "model": model,
         "temperature": 0,
@@ -101,7 +119,7 @@ pub fn request_body(model: &str, text: &str, ctx: &ExtractContext, zone: &str) -
             }
         },
         "messages": [
-            {"role": "system", "content": system_prompt(ctx, zone)},
+            {"role": "system", "content": system_prompt_with_hints(ctx, zone, hints)},
             {"role": "user", "content": text},
         ]
     })
@@ -558,7 +576,7 @@ mod tests {
         assert!(p.contains("2024-05-15 (Wednesday)"), "{p}");
         assert!(p.contains("Asia/Kolkata") && p.contains("INR"));
         assert!(p.contains("Omit what you cannot find"));
-        let body = request_body("m", "hi", &ctx(), "UTC");
+        let body = request_body("m", "hi", &ctx(), "UTC", &[]);
         assert_eq!(body["temperature"], 0);
         assert_eq!(body["response_format"]["type"], "json_schema");
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
@@ -568,5 +586,18 @@ mod tests {
             15
         );
         assert_eq!(body["messages"][1]["content"], "hi");
+        assert!(!body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("own rules"));
+    }
+
+    #[test]
+    fn hints_follow_the_prompt() {
+        let hint = r#"text with "swiggy": category GROCERIES"#.to_owned();
+        let body = request_body("m", "swiggy 340", &ctx(), "UTC", std::slice::from_ref(&hint));
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        assert!(system.starts_with(&system_prompt(&ctx(), "UTC")));
+        assert!(system.ends_with(&format!("own rules, from their corrections and settings; follow them when the text names that merchant:\n- {hint}")), "{system}");
     }
 }

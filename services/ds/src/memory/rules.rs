@@ -114,6 +114,18 @@ pub fn hints<'a>(rules: &'a [Rule], text: &str, n: usize) -> Vec<&'a Rule> {
     found
 }
 
+/// How a rule is told to a model: `text with "swiggy": merchant "Swiggy", category GROCERIES`.
+pub fn hint_line(rule: &Rule) -> String {
+    if rule.merchant.is_empty() {
+        format!("text with {:?}: category {}", rule.pattern, rule.category)
+    } else {
+        format!(
+            "text with {:?}: merchant {:?}, category {}",
+            rule.pattern, rule.merchant, rule.category
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +267,20 @@ mod tests {
             .collect();
         assert_eq!(got, vec![b, a]);
         assert!(hints(&rules, "nothing here", 5).is_empty());
+        assert_eq!(
+            hint_line(&rules[0]),
+            r#"text with "swiggy": category FOOD_AND_DRINK"#
+        );
+        let named = rule(
+            "kumaran stores",
+            "Kumaran \"K\" Stores",
+            Category::Groceries,
+            RuleKind::Corrected,
+            1,
+        );
+        assert_eq!(
+            hint_line(&named),
+            r#"text with "kumaran stores": merchant "Kumaran \"K\" Stores", category GROCERIES"#
+        );
     }
 }

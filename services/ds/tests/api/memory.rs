@@ -530,3 +530,109 @@ async fn a_poison_expense_changed_goes_to_the_dlq_and_learning_carries_on() {
         .iter()
         .any(|m| m.headers["ce_id"] == undecodable.id.to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_mistral_the_callers_matching_rules_go_into_the_prompt_and_still_correct_the_answer() {
+    use serde_json::json;
+    use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let content = json!({"amount": "250", "currency": "INR", "merchant": "Subway",
+        "category": "FOOD_AND_DRINK", "date": "2024-05-14"})
+    .to_string();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cmpl-1", "object": "chat.completion", "model": "mistral-test",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        })))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let app = spawn_app(&[
+        ("MISTRAL_API_KEY", "test-key-not-secret"),
+        ("MISTRAL_BASE_URL", uri.as_str()),
+        ("MISTRAL_MODEL", "mistral-test"),
+    ])
+    .await;
+    let (user, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let rule = app
+        .create_rule(user, "subway", "Subway Sandwiches", Category::Shopping as i32)
+        .await
+        .unwrap();
+    app.create_rule(user, "uber", "", Category::Travel as i32)
+        .await
+        .unwrap();
+    let text = "spent 250 on lunch at Subway yesterday";
+    let answer = app
+        .extract(user, extraction(text, "INR", "Asia/Kolkata", "2024-05-15"))
+        .await
+        .unwrap();
+    assert_eq!(answer.extractor, "llm:mistral-test");
+    assert_eq!(answer.rule_id, rule.id);
+    let x = answer.expense.unwrap();
+    assert_eq!(
+        (x.merchant.as_str(), x.category),
+        ("Subway Sandwiches", Category::Shopping as i32)
+    );
+    app.extract(other, extraction(text, "INR", "Asia/Kolkata", "2024-05-15"))
+        .await
+        .unwrap();
+
+    let prompts: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["messages"][0]["content"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(prompts.len(), 2);
+    assert!(
+        prompts[0].ends_with("\n- text with \"subway\": merchant \"Subway Sandwiches\", category SHOPPING"),
+        "only the matching rule: {}",
+        prompts[0]
+    );
+    assert!(
+        !prompts[1].contains("own rules"),
+        "the other user has none: {}",
+        prompts[1]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_its_database_an_extraction_still_answers_and_says_the_rules_were_not_used() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let app = spawn_app(&[]).await;
+    let user = Uuid::now_v7();
+    app.create_rule(user, "swiggy", "", Category::Groceries as i32)
+        .await
+        .unwrap();
+    let name = app.db.rsplit('/').next().unwrap().to_owned();
+    let mut admin =
+        AsyncPgConnection::establish(&format!("{}/postgres", app.infra.pg_url.trim_end_matches('/')))
+            .await
+            .unwrap();
+    diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let answer = extract(&app, user, "swiggy 340").await;
+    assert_eq!(
+        answer.expense.unwrap().category,
+        Category::FoodAndDrink as i32,
+        "the extractor's answer"
+    );
+    assert!(answer.rule_id.is_empty());
+    assert!(
+        answer
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("your extraction rules could not be read")
+                && w.ends_with("answered without them")),
+        "{:?}",
+        answer.warnings
+    );
+}

@@ -6,7 +6,12 @@
 //! 1. `dry_run`: auth + extraction + gRPC, nothing published;
 //! 2. `publish`: the event is published and acknowledged (`acks=all`) before the answer;
 //! 3. `publish + GetUser`: the request omits currency and zone, so the profile is read from
-//!    the real user-service (in-process, on PostgreSQL) first. Skipped without PostgreSQL.
+//!    the real user-service (in-process, on PostgreSQL) first;
+//! 4. `dry_run, 500 rules`: callers with a full memory (500 explicit rules each, the limit),
+//!    so every extraction loads and matches 500 rules; against scenario 1 (callers without
+//!    rules, the same one indexed query) in the same run.
+//!
+//! ds-service needs its database: without PostgreSQL the bench is skipped.
 //!
 //! The load generator, ds-service (and user-service) share the machine's cores, so the
 //! figures are an upper bound on the service's own latency. Sizes: `BENCH_REQUESTS`
@@ -15,7 +20,10 @@
 use std::time::{Duration, Instant};
 
 use contracts::{
-    ds::{extraction_service_client::ExtractionServiceClient, ExtractExpenseRequest},
+    ds::{
+        extraction_service_client::ExtractionServiceClient, CreateExtractionRuleRequest,
+        ExtractExpenseRequest,
+    },
     events::UserRegistered,
     user::{user_service_client::UserServiceClient, GetUserRequest},
 };
@@ -210,13 +218,36 @@ async fn run() {
     // measured).
     let users: Vec<Uuid> = (0..200).map(|_| Uuid::now_v7()).collect();
     let bearers: Vec<_> = users.iter().map(|u| bearer(*u)).collect();
-    let with_postgres = reachable(&infra.pg_url);
-    let user_service = if with_postgres {
-        spawn_users(&infra, &suffix, &users).await
-    } else {
-        "http://127.0.0.1:1".to_owned()
-    };
+    if !reachable(&infra.pg_url) {
+        println!(
+            "rpc bench skipped: PostgreSQL is not reachable at {} (ds-service needs its database; run `scripts/infra.sh up`)",
+            infra.pg_url
+        );
+        return;
+    }
+    let user_service = spawn_users(&infra, &suffix, &users).await;
     let client = spawn_ds(&infra, &suffix, &user_service).await;
+
+    // Callers with a full memory: 500 rules each, none matching the texts, so every rule
+    // is looked at and the extractor's answer stands.
+    let full: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    let full_bearers: Vec<_> = full.iter().map(|u| bearer(*u)).collect();
+    for b in &full_bearers {
+        futures::stream::iter(0..500)
+            .map(|i| {
+                let mut client = client.clone();
+                let mut req = tonic::Request::new(CreateExtractionRuleRequest {
+                    merchant_pattern: format!("bench shop {i}"),
+                    merchant: String::new(),
+                    category: contracts::expense::Category::Shopping as i32,
+                });
+                req.metadata_mut().insert("authorization", b.clone());
+                async move { client.create_extraction_rule(req).await.expect("rule written") }
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await;
+    }
 
     let request = |i: usize, dry_run: bool, profile: bool| {
         let mut req = tonic::Request::new(ExtractExpenseRequest {
@@ -232,7 +263,7 @@ async fn run() {
     };
 
     // Warm-up: connections, the producer's metadata, the extractor's word lists.
-    measure(&client, 300, concurrency, |i| request(i, false, with_postgres)).await;
+    measure(&client, 300, concurrency, |i| request(i, false, true)).await;
 
     println!(
         "\nExtractExpense, offline extractor, {n} requests, {concurrency} in flight, {} cores shared by client and server(s)\n",
@@ -243,15 +274,22 @@ async fn run() {
     line("dry_run (no publish)", &dry);
     let publish = measure(&client, n, concurrency, |i| request(i, false, false)).await;
     line("publish, acks=all", &publish);
-    if with_postgres {
-        let profile = measure(&client, n, concurrency, |i| request(i, false, true)).await;
-        line("publish + GetUser", &profile);
-    } else {
-        println!(
-            "(publish + GetUser skipped: PostgreSQL not reachable at {})",
-            infra.pg_url
-        );
-    }
+    let profile = measure(&client, n, concurrency, |i| request(i, false, true)).await;
+    line("publish + GetUser", &profile);
     let single = measure(&client, n.min(2000), 1, |i| request(i, false, false)).await;
     line("publish, 1 in flight", &single);
+    let full_memory = measure(&client, n, concurrency, |i| {
+        let mut req = request(i, true, false);
+        req.metadata_mut()
+            .insert("authorization", full_bearers[i % full_bearers.len()].clone());
+        req
+    })
+    .await;
+    line("dry_run, callers with 500 rules", &full_memory);
+    println!(
+        "\n500 rules vs none (dry_run): p50 x{:.2}, p99 x{:.2}, throughput x{:.2}",
+        full_memory.p50.as_secs_f64() / dry.p50.as_secs_f64(),
+        full_memory.p99.as_secs_f64() / dry.p99.as_secs_f64(),
+        full_memory.per_sec / dry.per_sec
+    );
 }

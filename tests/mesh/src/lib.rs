@@ -1,7 +1,8 @@
 //! The whole mesh for end-to-end tests: the real `auth-service`, `user-service`,
 //! `expense-service`, `ds-service` and `edge` binaries, started as child processes on the
-//! project's PostgreSQL and Kafka (`scripts/infra.sh`), each mesh with its own databases,
-//! topic suffix and free ports, so meshes of concurrent tests never meet.
+//! project's PostgreSQL and Kafka (`scripts/infra.sh`), each mesh with its own databases
+//! (one per service, ds-service's included), topic suffix and free ports, so meshes of
+//! concurrent tests never meet.
 //!
 //! The binaries come from the same target directory as the test (`cargo test --workspace`
 //! builds them; `cargo build --workspace --bins` otherwise), or from `MESH_BIN_DIR`.
@@ -43,8 +44,9 @@ impl Proc {
         }
     }
 
+    /// Every service but the edge owns a database (ds keeps each user's extraction rules).
     fn has_database(self) -> bool {
-        matches!(self, Proc::Auth | Proc::User | Proc::Expense)
+        !matches!(self, Proc::Edge)
     }
 }
 
@@ -88,12 +90,15 @@ fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("MESH_BIN_DIR") {
         return PathBuf::from(dir);
     }
-    // target/<profile>/deps/<test binary>
-    let exe = std::env::current_exe().expect("the test binary's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
+    // target/<profile>/deps/<test or bench binary>, or target/<profile>/<binary> for the
+    // crate's own tools (learning-curve).
+    let exe = std::env::current_exe().expect("the running binary's path");
+    let dir = exe.parent().expect("the binary's folder");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target/<profile>").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 fn free_port() -> u16 {

@@ -321,3 +321,224 @@ async fn errors_reach_the_client_as_kong_would_send_them() {
         .await;
     assert_eq!(status, 404, "{body}");
 }
+
+/// The rule that `rules` (a `GET /v1/extraction-rules` answer) holds with `id`.
+fn rule<'a>(rules: &'a Value, id: &str) -> Option<&'a Value> {
+    rules["rules"].as_array()?.iter().find(|r| r["id"] == id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_teaches_the_extractor_only_that_user_until_the_account_is_deleted() {
+    let mesh = Mesh::start().await;
+    let asha = mesh.signup("asha").await;
+    let ravi = mesh.signup("ravi").await;
+    let token = asha.access_token.as_str();
+    let extract = |token: &str, text: &str, dry_run: bool| {
+        let token = token.to_owned();
+        let body = json!({"text": text, "dry_run": dry_run, "default_currency": "INR",
+                          "timezone": "Asia/Kolkata"});
+        let mesh = &mesh;
+        async move {
+            let (status, body) = mesh.post("/v1/extractions", Some(&token), body).await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+
+    // The extractor's own answer, and what Asha says it should have been.
+    let first = extract(token, "paid 340 to Kumaran Stores", false).await;
+    let found = first["expense"]["merchant"].as_str().unwrap().to_owned();
+    assert!(
+        found.to_lowercase().contains("kumaran"),
+        "the extractor finds the merchant: {first}"
+    );
+    assert_eq!(first["rule_id"], "", "no rule yet: {first}");
+    let guessed = first["expense"]["category"].as_str().unwrap().to_owned();
+    let corrected = if guessed == "GROCERIES" {
+        "HEALTH"
+    } else {
+        "GROCERIES"
+    };
+    let id = first["expense"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = mesh
+        .get_until(&format!("/v1/expenses/{id}"), token, WAIT, |s, _| s == 200)
+        .await;
+    assert_eq!(status, 200, "the extraction was never stored");
+    let (status, patched) = mesh
+        .call(
+            Method::PATCH,
+            &format!("/v1/expenses/{id}"),
+            Some(token),
+            Some(json!({"category": corrected, "update_mask": ["category"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["category"], corrected);
+
+    // Once ds-service has consumed the ExpenseChanged, the next text of that merchant comes
+    // back corrected, says which rule did it and why.
+    let asked = std::time::Instant::now();
+    let learned = loop {
+        let answer = extract(token, "paid 125 to Kumaran Stores", true).await;
+        if answer["rule_id"] != "" || asked.elapsed() > WAIT {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(
+        learned["rule_id"],
+        "",
+        "the correction was not learned: {learned}; ds-service log:\n{}",
+        mesh.tail(mesh::Proc::Ds, 20)
+    );
+    assert_eq!(learned["expense"]["category"], corrected, "{learned}");
+    assert_eq!(learned["expense"]["amount"], "125.00", "{learned}");
+    assert!(
+        learned["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("correction")),
+        "a warning a person can read says where the category came from: {learned}"
+    );
+    let rule_id = learned["rule_id"].as_str().unwrap().to_owned();
+    // Stored as corrected too, not only in dry runs.
+    let stored = extract(token, "paid 90 to Kumaran Stores", false).await;
+    assert_eq!(
+        (&stored["expense"]["category"], &stored["rule_id"]),
+        (&json!(corrected), &json!(rule_id)),
+        "{stored}"
+    );
+
+    // The rule is hers to see.
+    let (status, rules) = mesh.get("/v1/extraction-rules", token).await;
+    assert_eq!(status, 200, "{rules}");
+    let learned_rule = rule(&rules, &rule_id).unwrap_or_else(|| panic!("{rule_id} not in {rules}"));
+    assert_eq!(learned_rule["origin"], "LEARNED", "{rules}");
+    assert_eq!(learned_rule["category"], corrected, "{rules}");
+    assert!(
+        learned_rule["merchant_pattern"]
+            .as_str()
+            .unwrap()
+            .contains("kumaran"),
+        "{rules}"
+    );
+
+    // Ravi is not taught by her corrections.
+    let his = extract(&ravi.access_token, "paid 125 to Kumaran Stores", true).await;
+    assert_eq!(
+        (&his["expense"]["category"], &his["rule_id"]),
+        (&json!(guessed), &json!("")),
+        "{his}"
+    );
+    let (_, theirs) = mesh.get("/v1/extraction-rules", &ravi.access_token).await;
+    assert_eq!(theirs["rules"], json!([]), "{theirs}");
+
+    // An explicit rule beats the learned one; deleting it brings the learned one back.
+    let (status, explicit) = mesh
+        .post(
+            "/v1/extraction-rules",
+            Some(token),
+            json!({"merchant_pattern": "Kumaran Stores", "merchant": "Kumaran Stores Ltd",
+                   "category": "SHOPPING"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{explicit}");
+    assert_eq!(explicit["origin"], "EXPLICIT", "{explicit}");
+    let explicit_id = explicit["id"].as_str().unwrap().to_owned();
+    let told = extract(token, "paid 60 to Kumaran Stores", true).await;
+    assert_eq!(
+        (
+            &told["expense"]["category"],
+            &told["expense"]["merchant"],
+            &told["rule_id"]
+        ),
+        (
+            &json!("SHOPPING"),
+            &json!("Kumaran Stores Ltd"),
+            &json!(explicit_id)
+        ),
+        "{told}"
+    );
+    let (status, body) = mesh
+        .call(
+            Method::DELETE,
+            &format!("/v1/extraction-rules/{explicit_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body), (200, &json!({})));
+    let back = extract(token, "paid 60 to Kumaran Stores", true).await;
+    assert_eq!(back["rule_id"], json!(rule_id), "{back}");
+
+    // Bad rules and unknown ids, as Kong would answer them.
+    let (status, body) = mesh
+        .post(
+            "/v1/extraction-rules",
+            Some(token),
+            json!({"merchant_pattern": "  ", "category": "GROCERIES"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("INVALID_ARGUMENT")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("merchant_pattern"),
+        "{body}"
+    );
+    let (status, body) = mesh
+        .post(
+            "/v1/extraction-rules",
+            Some(token),
+            json!({"merchant_pattern": "blue tokai"}),
+        )
+        .await;
+    assert_eq!(status, 400, "a rule needs a category: {body}");
+    let (status, _) = mesh
+        .call(Method::DELETE, "/v1/extraction-rules/nope", Some(token), None)
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = mesh
+        .call(
+            Method::DELETE,
+            &format!("/v1/extraction-rules/{explicit_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["code"]), (404, &json!("NOT_FOUND")), "{body}");
+    let (status, body) = mesh
+        .call(
+            Method::DELETE,
+            &format!("/v1/extraction-rules/{rule_id}"),
+            Some(&ravi.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "someone else's rule is a missing one: {body}");
+    let (status, _) = mesh.call(Method::GET, "/v1/extraction-rules", None, None).await;
+    assert_eq!(status, 401);
+
+    // Deleting the account forgets everything she taught (her token stays valid until it
+    // expires, so it can still ask). The profile must exist first (user-service creates it
+    // from UserRegistered).
+    let (status, profile) = mesh.get_until("/v1/users/me", token, WAIT, |s, _| s == 200).await;
+    assert_eq!(status, 200, "no profile: {profile}");
+    let (status, body) = mesh.call(Method::DELETE, "/v1/users/me", Some(token), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        eventually(WAIT, || async {
+            let (status, rules) = mesh.get("/v1/extraction-rules", token).await;
+            status == 200 && rules["rules"] == json!([])
+        })
+        .await,
+        "rules survive the account: {}",
+        mesh.get("/v1/extraction-rules", token).await.1
+    );
+    let forgotten = extract(token, "paid 125 to Kumaran Stores", true).await;
+    assert_eq!(forgotten["rule_id"], "", "{forgotten}");
+    assert_eq!(forgotten["expense"]["category"], json!(guessed), "{forgotten}");
+}

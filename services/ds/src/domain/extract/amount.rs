@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 
 use super::currency::{Marker, Side};
+use super::language::{self, Roles};
 use super::token::{Kind, Token};
 use super::Role;
 
@@ -580,9 +581,13 @@ impl Finder<'_, '_> {
             why = format!("next to '{text}'");
         }
         // What comes before.
+        let mut spend_before = false;
         if let Some(b) = self.before(c.first) {
             let bw = tokens[b].lower.as_ref();
-            if tokens[b].is_word() && is_spend_word(bw) {
+            let spend_role = tokens[b].is_word()
+                && language::roles_of(tokens, b).has(Roles::PURCHASE | Roles::PAYMENT | Roles::AMOUNT);
+            spend_before = tokens[b].is_word() && is_spend_word(bw) || spend_role;
+            if spend_before {
                 let strong = !matches!(bw, "of" | "was" | "for" | "bill" | "=");
                 c.score += if strong { 20 } else { 12 };
                 if why.is_empty() {
@@ -608,7 +613,8 @@ impl Finder<'_, '_> {
             let w = t.lower.as_ref();
             let account =
                 t.is_word() && w == "c" && b >= 2 && tokens[b - 1].is_sym('/') && tokens[b - 2].lower == "a";
-            if t.is_word() && is_excluding_word(w) || account {
+            let balance_role = t.is_word() && language::roles_of(tokens, b).has(Roles::BALANCE);
+            if t.is_word() && is_excluding_word(w) || account || balance_role {
                 c.score -= 60;
                 break;
             }
@@ -666,8 +672,23 @@ impl Finder<'_, '_> {
                 c.score -= 30;
             }
             if prev.is_sym('/') || prev.is_sym('-') && c.first >= 2 && tokens[c.first - 2].is_num() {
-                c.score -= 30; // "12/34", "2018-..." leftovers
+                c.score -= 40; // "12/34", "2018-..." leftovers, "555-0148"
             }
+        }
+        // "014-3372", "105-876": phone numbers and codes in groups.
+        let dash_group = tokens
+            .get(c.last + 1)
+            .is_some_and(|n| n.is_sym('-') && !n.space_before)
+            && tokens
+                .get(c.last + 2)
+                .is_some_and(|n| n.is_num() && !n.space_before);
+        if dash_group && c.marker.is_none() {
+            c.score -= 40;
+        }
+        // Six or more bare digits with nothing saying money: a code, a phone or a reference.
+        let bare_long = first.raw.len() >= 6 && first.raw.bytes().all(|b| b.is_ascii_digit());
+        if bare_long && c.first == c.last && c.marker.is_none() && !spend_before {
+            c.score -= 40;
         }
         if let Some(next) = tokens.get(c.last + 1) {
             let next_is_marker = self.markers.iter().any(|m| m.first == c.last + 1);

@@ -1,6 +1,7 @@
 //! Bank and wallet messages: telling a debit (an expense) from a credit, an OTP, a balance
 //! alert, a reminder or a promotion, none of which may be guessed into an expense.
 
+use super::language::{self, Roles};
 use super::token::Token;
 
 /// Looks like a bank or wallet SMS rather than something a person typed.
@@ -73,6 +74,15 @@ struct Signals {
     reminder: bool,
     scheduled: bool,
     balance: bool,
+    /// A payment noun from the language data ("Оплата", "pago", "결제"): a debit, unless
+    /// the message is a reminder.
+    payment_noun: bool,
+    /// A refund, reversal or cashback word among the first three words.
+    refund_head: bool,
+    /// A word of the language data said "balance" (specific enough outside bank style).
+    balance_word: bool,
+    /// "your payment of ... was received": the biller confirms a payment.
+    payment_received: bool,
 }
 
 /// Why the text is not an expense, if it is not one.
@@ -87,12 +97,66 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         percent: tokens.iter().any(|t| t.is_sym('%')),
         ..Signals::default()
     };
+    let mut words_seen = 0usize;
+    let mut payment_at: Option<usize> = None;
     for i in 0..tokens.len() {
         let w = word(i);
         if w.is_empty() {
             continue;
         }
+        words_seen += 1;
         let next = word(i + 1);
+        // The language data: the same signals in every language it lists.
+        let roles = language::roles_of(tokens, i);
+        if !roles.is_empty() {
+            if roles.has(Roles::PURCHASE) {
+                s.past_debit = true;
+            }
+            if roles.has(Roles::PAYMENT) {
+                s.payment_noun = true;
+            }
+            if roles.has(Roles::CREDIT) {
+                s.credit = true;
+            }
+            if roles.has(Roles::REFUND) && words_seen <= 3 {
+                s.refund_head = true;
+            }
+            if roles.has(Roles::DECLINED) {
+                s.failed = true;
+            }
+            if roles.has(Roles::BALANCE) {
+                s.balance = true;
+                s.balance_word = true;
+            }
+            if roles.has(Roles::DUE) {
+                s.due = true;
+            }
+            if roles.has(Roles::FUTURE) {
+                s.scheduled = true;
+                s.due = true;
+            }
+            if roles.has(Roles::OTP) {
+                let from = i.saturating_sub(4);
+                let disclaimer = (from..i).any(|k| {
+                    matches!(
+                        word(k),
+                        "share" | "disclose" | "never" | "not" | "don't" | "dont" | "asks" | "ask"
+                    )
+                });
+                s.otp |= !disclaimer;
+            }
+            if roles.has(Roles::PROMO) && promo_weight(w, next, s.percent) == 0 {
+                s.promo += 1;
+            }
+        }
+        // "your payment of $89 was received" (the biller confirms what you paid), not
+        // "Payment of Rs 5,000 received towards your credit card" (your bank got it).
+        if w == "payment" && i > 0 && word(i - 1) == "your" {
+            payment_at = Some(i);
+        }
+        if w == "received" && payment_at.is_some_and(|p| i - p <= 12) {
+            s.payment_received = true;
+        }
         match w {
             "debited" | "spent" | "paid" | "withdrawn" | "withdrew" | "purchased" | "sent" | "charged"
             | "deducted" | "bought" | "payed" | "transferred" | "debit" => {
@@ -138,24 +202,18 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             _ => {}
         }
         s.offer |= matches!(w, "offer" | "offers");
-        s.promo += match w {
-            "preapproved" | "pre-approved" | "t&c" | "tnc" | "t&cs" | "coupon" | "promo" | "http"
-            | "https" | "www" | "click" | "hurry" | "unsubscribe" => 2,
-            "pre" if next == "approved" => 2,
-            "apply" if next == "now" => 2,
-            "use" if next == "code" => 2,
-            "shop" | "book" | "order" | "download" if next == "now" => 2,
-            "off" if s.percent => 2,
-            "upto" | "avail" | "eligible" | "exclusive" | "win" | "voucher" | "claim" | "offer"
-            | "offers" | "sale" | "deal" | "deals" | "discount" | "loan" | "cashback" | "get" | "flat"
-            | "extra" | "save" => 1,
-            "up" if next == "to" => 1,
-            _ => 0,
-        };
+        s.promo += promo_weight(w, next, s.percent);
     }
-    let past_debit =
-        s.past_debit || (s.purchase && !s.offer) || (bank && s.txn && s.at_or_on) || (bank && s.dr);
-    let credit = s.credit || (s.added && s.wallet_or_account) || (s.got && s.back);
+    let past_debit = s.past_debit
+        || s.payment_received
+        || (s.purchase && !s.offer)
+        || (bank && s.txn && s.at_or_on)
+        || (bank && s.dr);
+    // "Cashback of $5 credited … for your purchase", "Возврат покупки …": a refund heading
+    // the message is a credit even though it names the purchase.
+    let refund = s.refund_head && s.credit;
+    let credit =
+        refund || s.credit && !s.payment_received || (s.added && s.wallet_or_account) || (s.got && s.back);
 
     if s.otp {
         return Some("OTP");
@@ -166,7 +224,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     if s.requested && !s.paid_or_spent {
         return Some("payment request");
     }
-    if credit && !past_debit {
+    if refund || credit && !past_debit {
         return Some("credit");
     }
     if s.promo >= 3 && !past_debit {
@@ -177,10 +235,33 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     if reminder && (!past_debit || future_debit) && (bank || s.due) {
         return Some("payment reminder");
     }
-    if s.balance && !past_debit && !credit && (bank || s.wallet_or_account) {
+    if s.balance
+        && !past_debit
+        && !s.payment_noun
+        && !credit
+        && (bank || s.wallet_or_account || s.balance_word)
+    {
         return Some("balance alert");
     }
     None
+}
+
+/// How much a word says "promotion": 2 for links and calls to act, 1 for sales words.
+fn promo_weight(w: &str, next: &str, percent: bool) -> u32 {
+    match w {
+        "preapproved" | "pre-approved" | "t&c" | "tnc" | "t&cs" | "coupon" | "promo" | "http" | "https"
+        | "www" | "click" | "hurry" | "unsubscribe" => 2,
+        "pre" if next == "approved" => 2,
+        "apply" if next == "now" => 2,
+        "use" if next == "code" => 2,
+        "shop" | "book" | "order" | "download" if next == "now" => 2,
+        "off" if percent => 2,
+        "upto" | "avail" | "eligible" | "exclusive" | "win" | "voucher" | "claim" | "offer" | "offers"
+        | "sale" | "deal" | "deals" | "discount" | "loan" | "cashback" | "get" | "flat" | "extra"
+        | "save" => 1,
+        "up" if next == "to" => 1,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -209,18 +290,48 @@ mod tests {
     #[test]
     fn non_expenses_are_named() {
         let cases = [
-            ("123456 is your OTP for txn of INR 2,500.00 at AMAZON. Valid for 10 mins. Do not share it.", "OTP"),
+            (
+                "123456 is your OTP for txn of INR 2,500.00 at AMAZON. Valid for 10 mins. Do not share it.",
+                "OTP",
+            ),
             ("Use one time password 4455 to log in", "OTP"),
-            ("Rs.5,000.00 credited to your A/c XX1234 on 12-01-24 by NEFT. Avl Bal Rs.12,000.00", "credit"),
-            ("Refund of Rs 250 for your Swiggy order has been processed", "credit"),
+            (
+                "Rs.5,000.00 credited to your A/c XX1234 on 12-01-24 by NEFT. Avl Bal Rs.12,000.00",
+                "credit",
+            ),
+            (
+                "Refund of Rs 250 for your Swiggy order has been processed",
+                "credit",
+            ),
             ("received 500 from mom", "credit"),
-            ("Your A/c XX1234 balance is Rs 5,000.00 as on 12-Jan-24", "balance alert"),
-            ("Get flat 20% off on your next order! Use code SAVE20. T&C apply", "promotion"),
-            ("Congratulations! You have a pre-approved personal loan of Rs 5,00,000. Apply now: http://x.co", "promotion"),
-            ("Your card payment of Rs 499 to Netflix failed due to insufficient balance", "failed or declined transaction"),
-            ("Your credit card bill of Rs 12,345 is due on 05-Feb. Min amount due Rs 620", "payment reminder"),
-            ("Rs 649 will be debited from your a/c for Netflix on 12-Feb", "payment reminder"),
-            ("Ramesh has requested money from you. On approving, Rs 500 will be debited", "payment request"),
+            (
+                "Your A/c XX1234 balance is Rs 5,000.00 as on 12-Jan-24",
+                "balance alert",
+            ),
+            (
+                "Get flat 20% off on your next order! Use code SAVE20. T&C apply",
+                "promotion",
+            ),
+            (
+                "Congratulations! You have a pre-approved personal loan of Rs 5,00,000. Apply now: http://x.co",
+                "promotion",
+            ),
+            (
+                "Your card payment of Rs 499 to Netflix failed due to insufficient balance",
+                "failed or declined transaction",
+            ),
+            (
+                "Your credit card bill of Rs 12,345 is due on 05-Feb. Min amount due Rs 620",
+                "payment reminder",
+            ),
+            (
+                "Rs 649 will be debited from your a/c for Netflix on 12-Feb",
+                "payment reminder",
+            ),
+            (
+                "Ramesh has requested money from you. On approving, Rs 500 will be debited",
+                "payment request",
+            ),
         ];
         for (text, reason) in cases {
             assert_eq!(classify(text), Some(reason), "{text}");

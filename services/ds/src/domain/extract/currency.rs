@@ -362,6 +362,18 @@ pub(crate) fn find_markers(tokens: &[Token], shouting: bool) -> Vec<Marker> {
                     i = last + 1;
                     continue;
                 }
+                if let Some(code) = super::language::WORDS.currencies.get(t.lower.as_ref()) {
+                    // Currency words of the language data ("руб", "원", "ksh").
+                    markers.push(Marker {
+                        first: i,
+                        last: i,
+                        hint: Hint::code(code),
+                        side: Side::Both,
+                        strength: 2,
+                    });
+                    i += 1;
+                    continue;
+                }
                 if t.raw.len() == 3 && t.raw.bytes().all(|b| b.is_ascii_uppercase()) {
                     let english = ENGLISH_CODES.contains(&t.raw);
                     if !(english && shouting) {

@@ -75,13 +75,13 @@ pub(crate) struct Hit<'a, T> {
 }
 
 impl<T> PhraseIndex<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         PhraseIndex {
             by_first: FastMap::default(),
         }
     }
 
-    fn insert(&mut self, phrase: &str, value: T) {
+    pub(crate) fn insert(&mut self, phrase: &str, value: T) {
         let key: Vec<String> = tokenize(phrase)
             .iter()
             .map(|t| t.lower.clone().into_owned())

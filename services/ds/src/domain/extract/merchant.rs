@@ -17,6 +17,9 @@ pub(crate) struct Found {
     pub known: Option<&'static Merchant>,
     pub first: usize,
     pub last: usize,
+    /// Where it was read (set by [`find`]): 55 and up is a payee slot ("at", "to", a VPA,
+    /// "Info:"), 50 a brand or name merely mentioned.
+    pub placed: i32,
 }
 
 /// Words that end a merchant phrase.
@@ -243,6 +246,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 known: Some(m),
                 first: i,
                 last: i + len - 1,
+                placed: 0,
             });
         }
         let first = &tokens[i];
@@ -364,6 +368,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
             known: None,
             first: i,
             last,
+            placed: 0,
         })
     }
 
@@ -460,6 +465,7 @@ fn from_vpa(cx: &Ctx) -> Option<Found> {
                             known: Some(hit.value),
                             first: s,
                             last: k + 1,
+                            placed: 0,
                         });
                     }
                 }
@@ -479,6 +485,7 @@ fn from_vpa(cx: &Ctx) -> Option<Found> {
             known: None,
             first: s,
             last: k + 1,
+            placed: 0,
         });
     }
     None
@@ -526,6 +533,7 @@ fn from_info(cx: &Ctx) -> Option<Found> {
                         known: Some(m),
                         first,
                         last,
+                        placed: 0,
                     });
                 }
                 // Drop trailing bank words ("SWIGGY LIMITED").
@@ -537,6 +545,7 @@ fn from_info(cx: &Ctx) -> Option<Found> {
                     known: None,
                     first,
                     last,
+                    placed: 0,
                 });
             }
             if stop || at_end {
@@ -587,6 +596,7 @@ fn before_credited(cx: &Ctx) -> Option<Found> {
         known: known.map(|(_, m)| m),
         first,
         last,
+        placed: 0,
     })
 }
 
@@ -595,13 +605,14 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
     let tokens = cx.tokens();
     let mut best: Option<(i32, usize, Found)> = None;
     let mut offer = |priority: i32, found: Found| {
+        let placed = priority;
         let priority = priority + if found.known.is_some() { 10 } else { 0 };
         let better = match &best {
             None => true,
             Some((p, pos, _)) => priority > *p || priority == *p && found.first < *pos,
         };
         if better {
-            best = Some((priority, found.first, found));
+            best = Some((priority, found.first, Found { placed, ..found }));
         }
     };
 
@@ -732,6 +743,7 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                     known: Some(m),
                     first: i,
                     last: i + len - 1,
+                    placed: 0,
                 },
             );
             i += len;

@@ -792,3 +792,98 @@ proptest! {
         prop_assert_eq!(x.currency.code(), "EUR");
     }
 }
+
+/// Issue 14: bank messages in the languages of `data/languages.tsv`, read with the same code.
+#[test]
+fn bank_messages_in_several_languages() {
+    let cases = [
+        (
+            "Покупка 1 250,00 ₽ PYATEROCHKA 14.05 Баланс: 12 345,67 ₽",
+            "RUB",
+            "1250.00",
+            "RUB",
+        ),
+        (
+            "VISA1234 14.05.24 12:30 Pokupka 500.00 RUB MAGNIT Ostatok 10000.00 RUB",
+            "RUB",
+            "500.00",
+            "RUB",
+        ),
+        (
+            "삼성카드 승인 45,300원 일시불 05/14 이마트 누적 320,000원",
+            "KRW",
+            "45300",
+            "KRW",
+        ),
+        (
+            "Compra aprobada por $350.00 en OXXO. Saldo disponible $4,500.00",
+            "MXN",
+            "350.00",
+            "MXN",
+        ),
+        (
+            "QJK3ABC123 Confirmed. Ksh1,000.00 paid to JAVA HOUSE. New M-PESA balance is Ksh2,345.00.",
+            "KES",
+            "1000.00",
+            "KES",
+        ),
+        (
+            "Umelipa Ksh 250 kwa NAIVAS. Salio lako ni Ksh 1,595",
+            "KES",
+            "250.00",
+            "KES",
+        ),
+    ];
+    for (text, default, amount, currency) in cases {
+        assert_eq!(money(text, default), format!("{amount} {currency}"), "{text}");
+    }
+}
+
+#[test]
+fn non_expenses_in_several_languages_are_refused() {
+    for text in [
+        "Отказ. Покупка 3000р. Недостаточно средств. Карта *1234",
+        "Зачисление 15000р. Баланс 20000р",
+        "Код подтверждения 123456 для оплаты 990 руб. Никому не сообщайте",
+        "Postuplenie 12 000.00 RUB; Karta *5521; Ostatok: 27 300.00 RUB",
+        "KB국민카드 승인거절 잔액부족 30,000원 05/14",
+        "하나카드 해외승인취소 USD 42.50 AMAZON.COM 04/11",
+        "[Web발신] 신한카드 4월 결제예정금액 1,284,560원 (결제일 04/25)",
+        "Tu compra por $899.00 en LIVERPOOL fue rechazada por fondos insuficientes",
+        "Recibiste un abono de $5,000.00 en tu cuenta terminación 5678",
+        "Umepokea Ksh 1,500 kutoka kwa PETER OTIENO. Salio lako ni Ksh 3,095",
+        "Cashback of $5.20 credited to your card ending 0417 for your purchase at TARGET.",
+        "Your Netflix subscription will renew on 01/15 for $15.49.",
+        "Your Lyft code is 744444",
+        "WhatsApp code 507-240",
+    ] {
+        assert!(
+            matches!(
+                extract(text, &ctx("USD")),
+                Err(Rejection::NotAnExpense(_) | Rejection::NoAmount)
+            ),
+            "{text}: {:?}",
+            extract(text, &ctx("USD"))
+        );
+    }
+}
+
+#[test]
+fn a_biller_confirming_your_payment_is_an_expense() {
+    let text = "Telstra: Thanks, your payment of $89.00 for account 3022xxxx was received on 18/06/2025.";
+    assert_eq!(money(text, "AUD"), "89.00 AUD");
+}
+
+#[test]
+fn low_confidence_is_flagged() {
+    for text in [
+        "5 stuff",
+        "spent 250 on lunch at Subway yesterday",
+        "paid $4.75 at Blue Bottle",
+    ] {
+        let x = run(text, "USD");
+        let flagged = x.warnings.iter().any(|w| w.starts_with("low confidence"));
+        assert_eq!(flagged, x.confidence < super::LOW_CONFIDENCE, "{text}: {x:?}");
+    }
+    assert!(run("5 stuff", "USD").confidence < super::LOW_CONFIDENCE);
+}

@@ -1,0 +1,218 @@
+//! The words of bank, card and wallet messages in every language the extractor reads —
+//! purchase, payment, amount, balance, declined, credit, OTP, due, promotion and currency
+//! words — from `services/ds/data/languages.tsv`, so a language is added with data only.
+//!
+//! Words match whole tokens (or several tokens, for phrases); in scripts that glue words
+//! into one token (Hangul: "해외승인취소", "결제예정금액") a word also matches inside a token.
+
+use std::sync::LazyLock;
+
+use super::lexicon::{FastMap, PhraseIndex};
+use super::token::Token;
+
+static LANGUAGES_TSV: &str = include_str!("../../../data/languages.tsv");
+
+/// What a word says about the message; several may hold at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Roles(u16);
+
+impl Roles {
+    pub const PURCHASE: Roles = Roles(1);
+    pub const PAYMENT: Roles = Roles(1 << 1);
+    pub const AMOUNT: Roles = Roles(1 << 2);
+    pub const BALANCE: Roles = Roles(1 << 3);
+    pub const DECLINED: Roles = Roles(1 << 4);
+    pub const CREDIT: Roles = Roles(1 << 5);
+    pub const OTP: Roles = Roles(1 << 6);
+    pub const DUE: Roles = Roles(1 << 7);
+    pub const PROMO: Roles = Roles(1 << 8);
+    /// A refund, reversal or cashback: at the head of a message it makes it a credit.
+    pub const REFUND: Roles = Roles(1 << 9);
+    /// A charge announced, set up or held, not made: a reminder.
+    pub const FUTURE: Roles = Roles(1 << 10);
+
+    pub fn has(self, r: Roles) -> bool {
+        self.0 & r.0 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn parse(name: &str) -> Option<Roles> {
+        Some(match name {
+            "purchase" => Roles::PURCHASE,
+            "payment" => Roles::PAYMENT,
+            "amount" => Roles::AMOUNT,
+            "balance" => Roles::BALANCE,
+            "declined" => Roles::DECLINED,
+            "credit" => Roles::CREDIT,
+            "otp" => Roles::OTP,
+            "due" => Roles::DUE,
+            "promo" => Roles::PROMO,
+            "refund" => Roles::REFUND,
+            "future" => Roles::FUTURE,
+            _ => return None,
+        })
+    }
+}
+
+impl std::ops::BitOr for Roles {
+    type Output = Roles;
+
+    fn bitor(self, o: Roles) -> Roles {
+        Roles(self.0 | o.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Roles {
+    fn bitor_assign(&mut self, o: Roles) {
+        self.0 |= o.0;
+    }
+}
+
+pub(crate) struct Words {
+    phrases: PhraseIndex<Roles>,
+    /// Words of scripts without spaces between the parts of a compound, matched inside tokens.
+    glued: Vec<(&'static str, Roles)>,
+    /// Currency words: lower-case word → ISO code.
+    pub currencies: FastMap<String, &'static str>,
+}
+
+/// Hangul syllables and jamo: compounds are written as one token.
+fn is_glued_script(c: char) -> bool {
+    matches!(c, '\u{ac00}'..='\u{d7a3}' | '\u{1100}'..='\u{11ff}' | '\u{3130}'..='\u{318f}')
+}
+
+pub(crate) static WORDS: LazyLock<Words> = LazyLock::new(build);
+
+fn build() -> Words {
+    let mut phrases = PhraseIndex::new();
+    let mut merged: FastMap<&'static str, Roles> = FastMap::default();
+    let mut order = Vec::new();
+    let mut glued = Vec::new();
+    let mut currencies = FastMap::default();
+    for line in LANGUAGES_TSV
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let mut cols = line.split('\t');
+        let (Some(_lang), Some(role), Some(words)) = (cols.next(), cols.next(), cols.next()) else {
+            panic!("languages.tsv: malformed line {line:?}");
+        };
+        let words = words.split('|').map(str::trim).filter(|w| !w.is_empty());
+        if let Some(code) = role.strip_prefix("currency:") {
+            let code: &'static str = code;
+            for w in words {
+                currencies.insert(w.to_lowercase(), code);
+            }
+            continue;
+        }
+        let Some(roles) = Roles::parse(role) else {
+            panic!("languages.tsv: unknown role {role:?}");
+        };
+        for w in words {
+            if w.chars().any(is_glued_script) {
+                glued.push((w, roles));
+            }
+            let entry = merged.entry(w).or_insert_with(|| {
+                order.push(w);
+                Roles::default()
+            });
+            *entry |= roles;
+        }
+    }
+    for w in order {
+        phrases.insert(w, merged[w]);
+    }
+    // Longest first, so "승인취소" is seen before "승인" when both are inside a token.
+    glued.sort_by_key(|(w, _)| std::cmp::Reverse(w.len()));
+    Words {
+        phrases,
+        glued,
+        currencies,
+    }
+}
+
+/// The roles of the word or phrase starting at token `i`, and how many tokens it covers.
+pub(crate) fn roles_at(tokens: &[Token], i: usize) -> (Roles, usize) {
+    let words = &*WORDS;
+    let t = &tokens[i];
+    if !t.is_word() {
+        return (Roles::default(), 1);
+    }
+    if let Some(hit) = words.phrases.longest_at(tokens, i, false) {
+        return (*hit.value, hit.len);
+    }
+    if t.raw.chars().any(is_glued_script) {
+        let mut roles = Roles::default();
+        let mut covered: Vec<(usize, usize)> = Vec::new();
+        for (w, r) in &words.glued {
+            let mut from = 0;
+            while let Some(pos) = t.lower[from..].find(w) {
+                let (s, e) = (from + pos, from + pos + w.len());
+                // A shorter word inside a longer one already counted adds nothing.
+                if !covered.iter().any(|&(cs, ce)| cs <= s && e <= ce) {
+                    roles |= *r;
+                    covered.push((s, e));
+                }
+                from = e;
+            }
+        }
+        return (roles, 1);
+    }
+    (Roles::default(), 1)
+}
+
+/// The roles of the single token `i` (a phrase starting there counts too).
+pub(crate) fn roles_of(tokens: &[Token], i: usize) -> Roles {
+    roles_at(tokens, i).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::token::tokenize;
+    use super::*;
+
+    fn roles(text: &str) -> Roles {
+        let t = tokenize(text);
+        roles_of(&t, 0)
+    }
+
+    #[test]
+    fn every_language_has_the_five_kinds_of_word() {
+        for text in ["Покупка", "Pokupka", "승인", "compra", "umenunua", "spent"] {
+            assert!(roles(text).has(Roles::PURCHASE), "{text}");
+        }
+        for text in ["Оплата", "결제", "pago", "malipo", "paid"] {
+            assert!(
+                roles(text).has(Roles::PAYMENT) || roles(text).has(Roles::PURCHASE),
+                "{text}"
+            );
+        }
+        for text in ["Остаток", "Ostatok", "잔액", "saldo", "salio", "balance"] {
+            assert!(roles(text).has(Roles::BALANCE), "{text}");
+        }
+        for text in ["Отказ", "거절", "rechazada", "imeshindwa", "declined"] {
+            assert!(roles(text).has(Roles::DECLINED), "{text}");
+        }
+        for text in ["Зачисление", "입금", "abono", "umepokea", "credited"] {
+            assert!(roles(text).has(Roles::CREDIT), "{text}");
+        }
+    }
+
+    #[test]
+    fn phrases_and_glued_compounds() {
+        let t = tokenize("New M-PESA balance is Ksh2,000");
+        let (r, len) = roles_at(&t, 0);
+        assert!(r.has(Roles::BALANCE));
+        assert!(len >= 4, "{len}");
+        // "결제예정금액": payment + due + amount inside one token.
+        let r = roles("결제예정금액");
+        assert!(r.has(Roles::DUE) && r.has(Roles::AMOUNT), "{r:?}");
+        assert!(roles("해외승인취소").has(Roles::DECLINED));
+        assert_eq!(WORDS.currencies.get("원"), Some(&"KRW"));
+        assert_eq!(WORDS.currencies.get("ksh"), Some(&"KES"));
+    }
+}

@@ -30,6 +30,8 @@ impl Roles {
     pub const REFUND: Roles = Roles(1 << 9);
     /// A charge announced, set up or held, not made: a reminder.
     pub const FUTURE: Roles = Roles(1 << 10);
+    /// Introduces the payee, like "at".
+    pub const PAYEE: Roles = Roles(1 << 11);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -52,6 +54,7 @@ impl Roles {
             "promo" => Roles::PROMO,
             "refund" => Roles::REFUND,
             "future" => Roles::FUTURE,
+            "payee" => Roles::PAYEE,
             _ => return None,
         })
     }
@@ -80,7 +83,7 @@ pub(crate) struct Words {
 }
 
 /// Hangul syllables and jamo: compounds are written as one token.
-fn is_glued_script(c: char) -> bool {
+pub(crate) fn is_glued_script(c: char) -> bool {
     matches!(c, '\u{ac00}'..='\u{d7a3}' | '\u{1100}'..='\u{11ff}' | '\u{3130}'..='\u{318f}')
 }
 

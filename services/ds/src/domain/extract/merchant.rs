@@ -6,6 +6,7 @@
 //! prepositions, dates, times, numbers and punctuation, and generic places or people
 //! ("the airport", "a bar", "mom") name no merchant.
 
+use super::language::{self, is_glued_script, Roles};
 use super::lexicon::{Merchant, LEXICON};
 use super::token::{Kind, Token};
 use super::{Analysis, Role};
@@ -134,6 +135,12 @@ fn is_determiner(w: &str) -> bool {
     )
 }
 
+/// Payment processors that prefix the merchant on card statements ("SQ *", "TST*").
+#[rustfmt::skip]
+fn is_processor_prefix(w: &str) -> bool {
+    matches!(w, "sq" | "tst" | "paypal" | "pp" | "sp" | "py" | "ic" | "pos" | "sumup" | "zettle" | "iz" | "ckd")
+}
+
 /// Noise in bank "Info:" lines and VPAs.
 #[rustfmt::skip]
 fn is_bank_noise(w: &str) -> bool {
@@ -206,6 +213,22 @@ impl<'t, 'a> Ctx<'t, 'a> {
         Some((hit.len, m))
     }
 
+    /// A word of the bank vocabulary of some language ("Покупка", "Ostatok", "일시불",
+    /// "Saldo"): never part of a payee's name.
+    fn bank_word(&self, i: usize) -> bool {
+        let tokens = self.tokens();
+        tokens[i].is_word() && {
+            let roles = language::roles_of(tokens, i);
+            !roles.is_empty() && !roles.has(Roles::PAYEE)
+        }
+    }
+
+    /// A name in a script without capitals (Hangul): a word that is no bank word.
+    fn caseless_name(&self, i: usize) -> bool {
+        let t = &self.tokens()[i];
+        t.is_word() && self.free(i) && t.raw.chars().all(is_glued_script) && !self.bank_word(i)
+    }
+
     /// Whether the word at `i` is a plain common word (generic place/person or a category
     /// keyword): such a word alone is no merchant name.
     fn common(&self, i: usize) -> bool {
@@ -232,6 +255,11 @@ impl<'t, 'a> Ctx<'t, 'a> {
             }
             i += 1;
         }
+        // Payment processors' prefixes on card descriptors: "SQ *JOE'S", "TST* CAVA",
+        // "PAYPAL *SPOTIFY".
+        if self.word(i).is_some_and(is_processor_prefix) && tokens.get(i + 1).is_some_and(|t| t.is_sym('*')) {
+            i += 2;
+        }
         if i >= tokens.len() || !self.free(i) {
             return None;
         }
@@ -248,6 +276,9 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 last: i + len - 1,
                 placed: 0,
             });
+        }
+        if self.bank_word(i) {
+            return None;
         }
         let first = &tokens[i];
         let w = self.word(i)?;
@@ -274,6 +305,9 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 break;
             }
             let t = &tokens[j];
+            if j > i && self.bank_word(j) {
+                break; // "WILDBERRIES, карта", "MAGNIT Ostatok"
+            }
             match t.kind {
                 Kind::Word => {
                     let lw = t.lower.as_ref();
@@ -635,8 +669,16 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
         let w = t.lower.as_ref();
         // "@Biedronka", "@ Biedronka" (but not "swiggy@ybl").
         let at_sign = t.is_sym('@') && (t.space_before || i == 0);
-        if t.is_word() && w == "at" || at_sign {
-            if let Some(f) = cx.phrase(i + 1, true) {
+        // "en STARBUCKS", "chez CARREFOUR", "в DNS-SHOP.RU", "kwa NAIVAS": the languages'
+        // words for "at".
+        let (roles, len) = if t.is_word() {
+            language::roles_at(tokens, i)
+        } else {
+            (Roles::default(), 1)
+        };
+        if t.is_word() && w == "at" || at_sign || roles.has(Roles::PAYEE) {
+            let after = if at_sign || w == "at" { i + 1 } else { i + len };
+            if let Some(f) = cx.phrase(after, true) {
                 offer(80, f);
             }
         } else if t.is_word()
@@ -675,7 +717,13 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
     if let Some(start) = (0..tokens.len()).find(|&k| cx.free(k)) {
         let only_dates_before = (0..start).all(|k| matches!(a.roles[k], Role::Date | Role::Time));
         if only_dates_before && (start == 0 || tokens[start].is_word()) {
-            let named = cx.informative_caps(start) || cx.known_at(start, false).is_some();
+            // A card-statement line: capitals throughout, the amount last.
+            let descriptor = a.style.shouting
+                && tokens[start].is_all_caps()
+                && a.roles
+                    .last()
+                    .is_some_and(|r| matches!(r, Role::Amount | Role::Currency));
+            let named = cx.informative_caps(start) || cx.known_at(start, false).is_some() || descriptor;
             if named {
                 if let Some(f) = cx.phrase(start, false) {
                     let next = tokens.get(f.last + 1);
@@ -709,7 +757,7 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                         });
                     if let Some(g) = after_label {
                         offer(62, g);
-                    } else if follows_ok && !route {
+                    } else if (follows_ok || descriptor) && !route {
                         offer(60, f);
                     }
                 }
@@ -719,8 +767,12 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
 
     // "101.39 zł Carrefour supplies", "2018-10-05 Uber 20,52", "4 days ago Ryanair".
     for i in 1..tokens.len() {
-        let after_block = !cx.free(i - 1) && cx.free(i);
-        if !after_block || !(cx.informative_caps(i) || cx.known_at(i, false).is_some()) {
+        let after_block = (!cx.free(i - 1) || cx.bank_word(i - 1)) && cx.free(i);
+        let named = cx.informative_caps(i)
+            || cx.caseless_name(i)
+            || a.style.shouting && tokens[i].is_all_caps() && cx.bank_word(i - 1)
+            || cx.known_at(i, false).is_some();
+        if !after_block || !named {
             continue;
         }
         if let Some(f) = cx.phrase(i, false) {

@@ -766,11 +766,11 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
     }
 
     // "101.39 zł Carrefour supplies", "2018-10-05 Uber 20,52", "4 days ago Ryanair".
-    for i in 1..tokens.len() {
+    for (i, t) in tokens.iter().enumerate().skip(1) {
         let after_block = (!cx.free(i - 1) || cx.bank_word(i - 1)) && cx.free(i);
         let named = cx.informative_caps(i)
             || cx.caseless_name(i)
-            || a.style.shouting && tokens[i].is_all_caps() && cx.bank_word(i - 1)
+            || a.style.shouting && t.is_all_caps() && cx.bank_word(i - 1)
             || cx.known_at(i, false).is_some();
         if !after_block || !named {
             continue;

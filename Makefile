@@ -80,6 +80,14 @@ kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the p
 eval: ## Extractor accuracy per field and source, dev vs heldout: services/ds/eval/corpus, the crate's sets, ../shared/eval
 	$(CARGO) build --release -p ds --bin ds-extract
 	python3 scripts/eval.py --bin target/release/ds-extract
+	@$(MAKE) --no-print-directory learning-curve
+
+# The learning curve needs the whole mesh: the release binaries on the local infrastructure.
+.PHONY: learning-curve
+learning-curve: ## Replay the dev sets as one user correcting every wrong answer: accuracy on repeats, with vs without memory
+	$(INFRA) up >/dev/null
+	$(CARGO) build --release -p auth-service -p user-service -p expense-service -p ds -p edge -p mesh-tests --bins
+	eval "$$($(INFRA) env)"; target/release/learning-curve
 
 .PHONY: bench
 bench: ## Benchmarks and load generators (criterion figures in target/criterion); starts the infrastructure

@@ -20,6 +20,11 @@ struct Score {
 }
 
 impl Score {
+    fn merge(&mut self, o: Score) {
+        self.ok += o.ok;
+        self.total += o.total;
+    }
+
     fn add(&mut self, ok: bool) {
         self.total += 1;
         self.ok += usize::from(ok);
@@ -45,6 +50,7 @@ fn fold(s: &str) -> String {
         .join(" ")
 }
 
+#[derive(Default)]
 struct Report {
     amount: Score,
     merchant: Score,
@@ -54,7 +60,24 @@ struct Report {
     failures: Vec<String>,
 }
 
+impl Report {
+    fn merge(&mut self, o: Report) {
+        self.amount.merge(o.amount);
+        self.merchant.merge(o.merchant);
+        self.category.merge(o.category);
+        self.date.merge(o.date);
+        self.rejected.merge(o.rejected);
+        self.failures.extend(o.failures);
+    }
+}
+
 fn score_file(path: &Path) -> Report {
+    score_lines(path, None)
+}
+
+/// Scores the lines of `path`, only those whose `"split"` is `split` when given (the corpus
+/// files mix "dev" and "heldout" lines).
+fn score_lines(path: &Path, split: Option<&str>) -> Report {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut r = Report {
         amount: Score::default(),
@@ -66,6 +89,9 @@ fn score_file(path: &Path) -> Report {
     };
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let ex: Value = serde_json::from_str(line).expect("valid JSON line");
+        if split.is_some_and(|want| ex["split"].as_str().unwrap_or("dev") != want) {
+            continue;
+        }
         let expect = &ex["expect"];
         let reference: NaiveDate = ex["reference_date"].as_str().unwrap().parse().unwrap();
         let default = Currency::parse(ex["default_currency"].as_str().unwrap()).unwrap();
@@ -146,7 +172,10 @@ fn score_file(path: &Path) -> Report {
 }
 
 fn check(path: &Path, floors: [f64; 5]) {
-    let r = score_file(path);
+    check_report(path, score_file(path), floors);
+}
+
+fn check_report(path: &Path, r: Report, floors: [f64; 5]) {
     let scores = [&r.amount, &r.merchant, &r.category, &r.date, &r.rejected];
     let names = ["amount+currency", "merchant", "category", "date", "rejected"];
     let mut summary = String::new();
@@ -174,18 +203,18 @@ fn data(name: &str) -> PathBuf {
 
 #[test]
 fn held_out_personal_notes_and_bank_messages() {
-    check(&data("heldout.jsonl"), [0.97, 0.93, 0.93, 0.97, 1.0]);
+    check(&data("heldout.jsonl"), [0.99, 0.97, 0.97, 0.99, 1.0]);
 }
 
 #[test]
 fn held_out_travel_diary_styles() {
-    check(&data("heldout2.jsonl"), [0.97, 0.93, 0.93, 0.97, 1.0]);
-    check(&data("heldout3.jsonl"), [0.97, 0.93, 0.93, 0.97, 1.0]);
+    check(&data("heldout2.jsonl"), [0.99, 0.97, 0.97, 0.99, 1.0]);
+    check(&data("heldout3.jsonl"), [0.99, 0.97, 0.97, 0.99, 1.0]);
 }
 
 #[test]
 fn held_out_voices_from_many_countries() {
-    check(&data("heldout4.jsonl"), [0.97, 0.93, 0.93, 0.97, 1.0]);
+    check(&data("heldout4.jsonl"), [0.99, 0.97, 0.97, 0.99, 1.0]);
 }
 
 /// The shared dev set, when the checkout has `../shared` beside it: the issue's targets.
@@ -196,5 +225,41 @@ fn dev_set_meets_the_targets() {
         eprintln!("skipping: {} not found", path.display());
         return;
     }
-    check(&path, [0.97, 0.85, 0.85, 0.95, 1.0]);
+    check(&path, [0.99, 0.97, 0.97, 0.99, 1.0]);
 }
+
+#[test]
+fn written_bank_messages_in_five_languages() {
+    check(&data("languages.jsonl"), [0.97, 0.85, 0.90, 0.90, 1.0]);
+}
+
+/// Issue 14's corpus (`services/ds/eval/corpus/*.jsonl`: bank SMS, card alerts, statement
+/// descriptors and non-expenses of many countries and languages). The "heldout" lines were
+/// never looked at while developing: their floors are what the extractor reached on text it
+/// was not tuned on, so a drop means it became less general.
+#[test]
+fn corpus_dev_and_heldout() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipping: {} not found", dir.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut dev = Report::default();
+    let mut heldout = Report::default();
+    for file in &files {
+        dev.merge(score_lines(file, Some("dev")));
+        heldout.merge(score_lines(file, Some("heldout")));
+    }
+    check_report(&dir.join("*.jsonl (dev)"), dev, DEV_FLOORS);
+    check_report(&dir.join("*.jsonl (heldout)"), heldout, HELDOUT_FLOORS);
+}
+
+/// amount+currency, merchant, category, date, rejected.
+const DEV_FLOORS: [f64; 5] = [0.93, 0.74, 0.80, 0.91, 0.88];
+const HELDOUT_FLOORS: [f64; 5] = [0.91, 0.67, 0.60, 0.87, 0.78];

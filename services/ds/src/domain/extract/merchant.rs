@@ -153,7 +153,9 @@ fn is_bank_noise(w: &str) -> bool {
             | "okhdfcbank" | "oksbi" | "okicici" | "ibl" | "axl" | "apl" | "upi_ref" | "collect"
             | "request" | "sent" | "using" | "from" | "to" | "via" | "mandate" | "autopay" | "dr"
             | "cr" | "trf" | "transfer" | "q" | "qr" | "merchant" | "debit" | "credit" | "card"
-            | "a" | "c" | "no" | "rrn" | "utr" | "id"
+            | "a" | "c" | "no" | "rrn" | "utr" | "id" | "dispute" | "block" | "reissue" | "report"
+            | "fraud" | "unblock" | "helpline" | "abuse" | "complaint" | "enquiry" | "inquiry"
+            | "support" | "customer" | "view" | "subject"
     )
 }
 

@@ -50,17 +50,19 @@ pub struct ExtractContext {
     pub reference_date: NaiveDate,
     /// Used when the text names no currency, and to settle "$", "kr", "¥" or "Rs".
     pub default_currency: Currency,
-    /// Read "03/05" as 3 May (true, the default) or as March 5 (false).
+    /// Read "03/05" as 3 May (true) or as March 5 (false).
     pub day_first: bool,
 }
 
 impl ExtractContext {
-    /// A context that reads numeric dates day first.
+    /// A context that reads numeric dates the way the default currency's country writes
+    /// them: month first for US dollars and Philippine pesos ("10/02" is October 2 on a US
+    /// card alert), day first everywhere else.
     pub fn new(reference_date: NaiveDate, default_currency: Currency) -> Self {
         ExtractContext {
             reference_date,
             default_currency,
-            day_first: true,
+            day_first: !matches!(default_currency.code(), "USD" | "PHP"),
         }
     }
 }
@@ -291,6 +293,8 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
     // brand merely mentioned (the wallet or the bank named in a footer often is one).
     let in_slot = merchant.as_ref().is_some_and(|m| m.placed >= 55);
     confidence += match &merchant {
+        // A wallet or card network in the slot ("from M-PESA Agent") says little of the payee.
+        Some(m) if m.known.is_some_and(|k| k.instrument) => 0.03,
         Some(m) if m.known.is_some() && in_slot => 0.15,
         Some(m) if m.known.is_some() => 0.05,
         Some(_) if in_slot => 0.08,
@@ -298,7 +302,11 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
         None => 0.0,
     };
     confidence += match category_source {
-        category::Source::Merchant => 0.10,
+        // A general store (weak: Walmart, Amazon, OXXO) sells everything.
+        category::Source::Merchant if merchant.as_ref().and_then(|m| m.known).is_some_and(|k| k.strong) => {
+            0.10
+        }
+        category::Source::Merchant => 0.04,
         category::Source::Keyword => 0.08,
         category::Source::Default => 0.0,
     };

@@ -1,5 +1,5 @@
 //! The gRPC adapter: authenticate, parse the request, settle currency, zone and reference
-//! date (request, else profile, else defaults) while the caller's rules load, extract, let
+//! date (request, else profile, else defaults), extract, let
 //! the caller's rules correct the answer, publish `ExpenseExtracted` and wait for the
 //! broker's acknowledgement, answer. Also the caller's rules: list, write, delete.
 
@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     domain::{ExtractContext, ExtractionInput, InputError, Rejection, NO_DATE_WARNING},
     extraction::{By, Extractor},
-    memory::{self, Answer, ExplicitRule},
+    memory::{self, Answer, ExplicitRule, Probe},
     profile::Profiles,
     rulebook::Rulebook,
 };
@@ -161,17 +161,24 @@ impl ExtractionService for ExtractionGrpc {
         )
         .map_err(Error::from)?;
 
-        // The caller's rules load while the profile is read.
-        let ((settled, profile_warning), rules) =
-            tokio::join!(self.settle(caller, &input), self.rulebook.rules(caller.user_id));
+        let (settled, profile_warning) = self.settle(caller, &input).await;
         let ctx = ExtractContext::new(settled.reference_date, settled.currency);
-        // With a model configured, the caller's few most relevant rules go into its prompt.
-        let hints: Vec<String> = match (&rules, self.extractor.llm()) {
-            (Ok(rules), Some(_)) => memory::rules::hints(rules, &input.text, MAX_HINTS)
-                .into_iter()
-                .map(memory::rules::hint_line)
-                .collect(),
-            _ => vec![],
+        // With a model configured, the caller's few most relevant rules go into its prompt
+        // (those the text matches; the merchant is not known yet). Without their rules the
+        // model is asked all the same.
+        let hints: Vec<String> = match self.extractor.llm() {
+            Some(_) => match self
+                .rulebook
+                .matching(caller.user_id, &Probe::new(&input.text, None))
+                .await
+            {
+                Ok(rules) => memory::rules::hints(&rules, &input.text, MAX_HINTS)
+                    .into_iter()
+                    .map(memory::rules::hint_line)
+                    .collect(),
+                Err(_) => vec![],
+            },
+            None => vec![],
         };
         let extracted = self
             .extractor
@@ -202,7 +209,9 @@ impl ExtractionService for ExtractionGrpc {
         };
         warnings.extend(x.warnings.iter().filter(|w| *w != NO_DATE_WARNING).cloned());
 
-        let applied = match &rules {
+        // Only the rules this text and merchant match leave the database.
+        let probe = Probe::new(&input.text, x.merchant.as_deref());
+        let applied = match &self.rulebook.matching(caller.user_id, &probe).await {
             Ok(rules) => {
                 let mut answer = Answer {
                     merchant: x.merchant.take(),

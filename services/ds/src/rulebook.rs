@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     error::Error,
-    memory::{ExplicitRule, Rule},
+    memory::{ExplicitRule, Probe, Rule},
     store::{models::RuleRow, queries},
 };
 
@@ -26,11 +26,12 @@ impl Rulebook {
         Self { pool, timeout }
     }
 
-    /// The caller's rules, or why they could not be read within the deadline.
-    pub async fn rules(&self, user_id: Uuid) -> Result<Vec<Rule>, String> {
+    /// The caller's rules that match `probe`, or why they could not be read within the
+    /// deadline.
+    pub async fn matching(&self, user_id: Uuid, probe: &Probe) -> Result<Vec<Rule>, String> {
         let load = async {
             let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            let rows = queries::rules_of_user(&mut conn, user_id)
+            let rows = queries::matching_rules(&mut conn, user_id, probe)
                 .await
                 .map_err(|e| e.to_string())?;
             rows.iter()

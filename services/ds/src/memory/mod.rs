@@ -10,7 +10,7 @@ pub mod rules;
 
 pub use explicit::{ExplicitRule, RuleInputError};
 pub use learn::{lesson, Change, Lesson, Strength};
-pub use rules::{apply, Answer, Applied, Rule, RuleKind};
+pub use rules::{apply, Answer, Applied, Probe, Rule, RuleKind};
 
 /// Most rules one user can have, learned and explicit together: bounds the one query an
 /// extraction makes. Learning at the limit forgets the least recently updated learned rule;

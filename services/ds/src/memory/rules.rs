@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::Category;
 use uuid::Uuid;
 
-use super::normalise::{contains_words, merchant_key, words};
+use super::normalise::{merchant_key, words};
 
 /// Where a rule came from, in the order rules win.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,19 +46,49 @@ pub struct Applied {
     pub warning: String,
 }
 
-/// The rules that match `text`, whose merchant the extractor read as `merchant`: a rule
+/// What rules are matched against: a text and the merchant the extractor read in it. A rule
 /// matches when its pattern is the key of the merchant, or its words appear in a row in the
-/// text or in the merchant.
+/// text or in the merchant. The database applies the same test (`store::queries`), so only
+/// matching rules leave it: words are joined by single spaces and framed by one on each
+/// side, and a pattern's words are in a row exactly when " <pattern> " is a substring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// " w1 w2 … " of the text.
+    pub text: String,
+    /// " w1 w2 … " of the merchant; "  " without one.
+    pub merchant: String,
+    /// The merchant's key; empty without one.
+    pub key: String,
+}
+
+fn framed(words: &[String]) -> String {
+    format!(" {} ", words.join(" "))
+}
+
+impl Probe {
+    pub fn new(text: &str, merchant: Option<&str>) -> Self {
+        Self {
+            text: framed(&words(text)),
+            merchant: framed(&merchant.map(words).unwrap_or_default()),
+            key: merchant.map(merchant_key).unwrap_or_default(),
+        }
+    }
+
+    pub fn matches(&self, pattern: &str) -> bool {
+        if pattern.is_empty() {
+            return false;
+        }
+        let needle = format!(" {pattern} ");
+        (!self.key.is_empty() && pattern == self.key)
+            || self.text.contains(&needle)
+            || self.merchant.contains(&needle)
+    }
+}
+
+/// The rules that match `text`, whose merchant the extractor read as `merchant` ([`Probe`]).
 fn matching<'a>(rules: &'a [Rule], text: &str, merchant: Option<&str>) -> impl Iterator<Item = &'a Rule> {
-    let text_words = words(text);
-    let merchant_words = merchant.map(words).unwrap_or_default();
-    let key = merchant.map(merchant_key).unwrap_or_default();
-    rules.iter().filter(move |r| {
-        let pattern: Vec<String> = r.pattern.split(' ').map(str::to_owned).collect();
-        (!key.is_empty() && r.pattern == key)
-            || contains_words(&text_words, &pattern)
-            || contains_words(&merchant_words, &pattern)
-    })
+    let probe = Probe::new(text, merchant);
+    rules.iter().filter(move |r| probe.matches(&r.pattern))
 }
 
 /// Which of two matching rules wins (`Less` first): explicit before learned (a correction
@@ -247,6 +277,35 @@ mod tests {
             applied.warning,
             "category from your expense entered on 2026-11-04"
         );
+    }
+
+    #[test]
+    fn a_probe_matches_whole_word_sequences_like_contains_words() {
+        use crate::memory::normalise::contains_words;
+        let text = "SQ *KUMARAN STORES #12 paid 340";
+        let probe = Probe::new(text, Some("Kumaran-Stores"));
+        for pattern in [
+            "kumaran stores",
+            "kumaran",
+            "stores",
+            "12 paid",
+            "kumaran stores 12",
+            "store",
+            "umaran",
+            "paid 34",
+            "sq kumaran",
+        ] {
+            let pattern_words: Vec<String> = pattern.split(' ').map(str::to_owned).collect();
+            assert_eq!(
+                probe.matches(pattern),
+                contains_words(&words(text), &pattern_words),
+                "{pattern}"
+            );
+        }
+        assert!(!probe.matches(""));
+        let nameless = Probe::new("340", None);
+        assert_eq!((nameless.merchant.as_str(), nameless.key.as_str()), ("  ", ""));
+        assert!(!nameless.matches("kumaran stores"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::{
     prelude::*,
-    sql_types::{Int2, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid},
+    sql_types::{Bool, Int2, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use super::{
     models::{RuleRow, EXPLICIT, EXPLICIT_STRENGTH, LEARNED},
     schema::{deleted_users, expense_versions, rules},
 };
-use crate::memory::MAX_RULES_PER_USER;
+use crate::memory::{Probe, MAX_RULES_PER_USER};
 
 /// Advisory lock class of this service ("DSM1").
 const LOCK_CLASS: i32 = 0x4453_4d31;
@@ -30,6 +30,29 @@ async fn lock_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<(
 }
 
 // === rules ===
+
+/// The rules of `user_id` that match `probe` (see `memory::Probe`, whose test this is):
+/// one index range scan over the user's (at most 500) rules, and only the few that match
+/// leave the database.
+pub async fn matching_rules(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    probe: &Probe,
+) -> QueryResult<Vec<RuleRow>> {
+    let matches = diesel::dsl::sql::<Bool>("(pattern = ")
+        .bind::<Text, _>(probe.key.clone())
+        .sql(" OR strpos(")
+        .bind::<Text, _>(probe.text.clone())
+        .sql(", ' ' || pattern || ' ') > 0 OR strpos(")
+        .bind::<Text, _>(probe.merchant.clone())
+        .sql(", ' ' || pattern || ' ') > 0)");
+    rules::table
+        .filter(rules::user_id.eq(user_id))
+        .filter(matches)
+        .select(RuleRow::as_select())
+        .load(conn)
+        .await
+}
 
 /// Every rule of `user_id` (at most 500): one index range scan.
 pub async fn rules_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<RuleRow>> {

@@ -108,6 +108,11 @@ fn is_determiner(w: &str) -> bool {
     matches!(
         w,
         "a" | "an"
+            | "tu"
+            | "su"
+            | "mi"
+            | "tus"
+            | "sus"
             | "my"
             | "our"
             | "your"
@@ -135,10 +140,26 @@ fn is_determiner(w: &str) -> bool {
     )
 }
 
+/// Words that open a card-statement line before the merchant ("CHECKCARD 0312 ...",
+/// "RECURRING PAYMENT AUTHORIZED ON 03/13 ...", "CARTE 01/03/25 ...").
+#[rustfmt::skip]
+fn is_descriptor_noise(w: &str) -> bool {
+    matches!(
+        w,
+        "checkcard" | "check" | "card" | "carte" | "cb" | "pos" | "recurring" | "payment" | "purchase"
+            | "authorized" | "authorised" | "on" | "debit" | "visa" | "mastercard" | "ach" | "prlv"
+            | "achat" | "compra" | "kartenzahlung" | "retrait" | "dab" | "atm" | "withdrawal"
+    )
+}
+
 /// Payment processors that prefix the merchant on card statements ("SQ *", "TST*").
 #[rustfmt::skip]
 fn is_processor_prefix(w: &str) -> bool {
-    matches!(w, "sq" | "tst" | "paypal" | "pp" | "sp" | "py" | "ic" | "pos" | "sumup" | "zettle" | "iz" | "ckd")
+    matches!(
+        w,
+        "sq" | "tst" | "paypal" | "pp" | "sp" | "py" | "ic" | "pos" | "sumup" | "zettle" | "iz" | "ckd" | "raz"
+            | "rzp" | "pyu" | "payu" | "ccav" | "google" | "amzn" | "dnh" | "sqc"
+    )
 }
 
 /// Noise in bank "Info:" lines and VPAs.
@@ -155,7 +176,8 @@ fn is_bank_noise(w: &str) -> bool {
             | "cr" | "trf" | "transfer" | "q" | "qr" | "merchant" | "debit" | "credit" | "card"
             | "a" | "c" | "no" | "rrn" | "utr" | "id" | "dispute" | "block" | "reissue" | "report"
             | "fraud" | "unblock" | "helpline" | "abuse" | "complaint" | "enquiry" | "inquiry"
-            | "support" | "customer" | "view" | "subject"
+            | "support" | "customer" | "view" | "subject" | "raise" | "issue" | "log" | "login"
+            | "paytmqr" | "bharatpe" | "agent"
     )
 }
 
@@ -215,6 +237,22 @@ impl<'t, 'a> Ctx<'t, 'a> {
         Some((hit.len, m))
     }
 
+    /// A known merchant's display name: the canonical one, unless the text writes it in
+    /// another script ("Аэрофлот", "МТС" stay Cyrillic; "AEROFLOT" becomes "Aeroflot").
+    fn known_name(&self, first: usize, last: usize, m: &Merchant) -> String {
+        let latin = |s: &str| {
+            s.chars()
+                .filter(|c| c.is_alphabetic())
+                .all(|c| c.is_ascii_alphabetic())
+        };
+        let written: String = self.tokens()[first..=last].iter().map(|t| t.raw).collect();
+        if latin(m.name) != latin(&written) {
+            self.display(first, last)
+        } else {
+            m.name.to_owned()
+        }
+    }
+
     /// A word of the bank vocabulary of some language ("Покупка", "Ostatok", "일시불",
     /// "Saldo"): never part of a payee's name.
     fn bank_word(&self, i: usize) -> bool {
@@ -228,7 +266,11 @@ impl<'t, 'a> Ctx<'t, 'a> {
     /// A name in a script without capitals (Hangul): a word that is no bank word.
     fn caseless_name(&self, i: usize) -> bool {
         let t = &self.tokens()[i];
-        t.is_word() && self.free(i) && t.raw.chars().all(is_glued_script) && !self.bank_word(i)
+        t.is_word()
+            && self.free(i)
+            && t.raw.chars().all(is_glued_script)
+            && !self.bank_word(i)
+            && !self.common(i)
     }
 
     /// Whether the word at `i` is a plain common word (generic place/person or a category
@@ -272,7 +314,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
         }
         if let Some((len, m)) = self.known_at(i, in_slot) {
             return Some(Found {
-                name: m.name.to_owned(),
+                name: self.known_name(i, i + len - 1, m),
                 known: Some(m),
                 first: i,
                 last: i + len - 1,
@@ -624,9 +666,10 @@ fn before_credited(cx: &Ctx) -> Option<Found> {
     if !tokens[first].is_word() {
         return None;
     }
+    // "UBER INDIA SYSTEMS credited": a known name opening the payee's legal name.
     let known = cx
         .known_at(first, true)
-        .filter(|(len, _)| first + len - 1 == last);
+        .filter(|(len, _)| first + len - 1 <= last);
     Some(Found {
         name: known.map_or_else(|| cx.display(first, last), |(_, m)| m.name.to_owned()),
         known: known.map(|(_, m)| m),
@@ -707,8 +750,8 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                 continue;
             }
             if let Some(f) = cx.phrase(i + 1, true) {
-                if w == "from" && cx.is_route_from(&f) {
-                    continue;
+                if w == "from" && (cx.is_route_from(&f) || f.known.is_some_and(|m| m.instrument)) {
+                    continue; // "withdrawn from M-PESA Agent ...": the wallet, not a payee
                 }
                 offer(55, f);
             }
@@ -725,7 +768,25 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                 && a.roles
                     .last()
                     .is_some_and(|r| matches!(r, Role::Amount | Role::Currency));
-            let named = cx.informative_caps(start) || cx.known_at(start, false).is_some() || descriptor;
+            // "CHECKCARD 0312 PANERA BREAD", "RECURRING PAYMENT AUTHORIZED ON 03/13 HULU",
+            // "CARTE 01/03/25 PAYEE NAME": the line's kind and dates before the name.
+            let mut start = start;
+            if descriptor {
+                while start + 1 < tokens.len()
+                    && (!cx.free(start)
+                        || tokens[start].is_num()
+                        || cx.word(start).is_some_and(is_descriptor_noise))
+                {
+                    start += 1;
+                }
+            }
+            let fee_line = descriptor
+                && (start..tokens.len()).take(4).any(|k| {
+                    cx.word(k)
+                        .is_some_and(|w| matches!(w, "fee" | "fees" | "charge" | "charges" | "interest"))
+                });
+            let named = !fee_line
+                && (cx.informative_caps(start) || cx.known_at(start, false).is_some() || descriptor);
             if named {
                 if let Some(f) = cx.phrase(start, false) {
                     let next = tokens.get(f.last + 1);
@@ -793,7 +854,7 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
             offer(
                 50,
                 Found {
-                    name: m.name.to_owned(),
+                    name: cx.known_name(i, i + len - 1, m),
                     known: Some(m),
                     first: i,
                     last: i + len - 1,

@@ -613,9 +613,18 @@ impl Finder<'_, '_> {
             let w = t.lower.as_ref();
             let account =
                 t.is_word() && w == "c" && b >= 2 && tokens[b - 1].is_sym('/') && tokens[b - 2].lower == "a";
-            let balance_role = t.is_word() && language::roles_of(tokens, b).has(Roles::BALANCE);
-            if t.is_word() && is_excluding_word(w) || account || balance_role {
+            let roles = if t.is_word() {
+                language::roles_of(tokens, b)
+            } else {
+                Roles::default()
+            };
+            if t.is_word() && is_excluding_word(w) || account || roles.has(Roles::BALANCE) {
                 c.score -= 60;
+                break;
+            }
+            if roles.has(Roles::FEE) {
+                // "Fee charged: GHS 2.00" beside "Cash Out … GHS 200.00"; alone, a fee is spent.
+                c.score -= 35;
                 break;
             }
             let right_before = k == c.first;

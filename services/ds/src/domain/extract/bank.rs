@@ -115,11 +115,13 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             if roles.has(Roles::PAYMENT) {
                 s.payment_noun = true;
             }
+            // "Cashback of … credited", "Возврат покупки", "… credited … as reversal of":
+            // a refund heading the message, or named after a credit.
+            if roles.has(Roles::REFUND) && (words_seen <= 3 || s.credit) {
+                s.refund_head = true;
+            }
             if roles.has(Roles::CREDIT) {
                 s.credit = true;
-            }
-            if roles.has(Roles::REFUND) && words_seen <= 3 {
-                s.refund_head = true;
             }
             if roles.has(Roles::DECLINED) {
                 s.failed = true;

@@ -32,6 +32,8 @@ impl Roles {
     pub const FUTURE: Roles = Roles(1 << 10);
     /// Introduces the payee, like "at".
     pub const PAYEE: Roles = Roles(1 << 11);
+    /// Labels a fee or commission.
+    pub const FEE: Roles = Roles(1 << 12);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -55,6 +57,7 @@ impl Roles {
             "refund" => Roles::REFUND,
             "future" => Roles::FUTURE,
             "payee" => Roles::PAYEE,
+            "fee" => Roles::FEE,
             _ => return None,
         })
     }

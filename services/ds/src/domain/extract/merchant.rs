@@ -140,6 +140,18 @@ fn is_determiner(w: &str) -> bool {
     )
 }
 
+/// Words of any message's boilerplate that never name a payee: the bank's instructions
+/// ("to dispute", "to raise an issue", "to report") and time zones ("IST", "UTC").
+#[rustfmt::skip]
+fn is_boilerplate(w: &str) -> bool {
+    matches!(
+        w,
+        "dispute" | "reissue" | "report" | "raise" | "unblock" | "ist" | "utc" | "gmt" | "est" | "edt"
+            | "pst" | "pdt" | "cet" | "cest" | "bst" | "eat" | "wat" | "sast" | "hkt" | "sgt" | "jst"
+            | "kst" | "aest" | "aedt" | "msk"
+    )
+}
+
 /// Words that open a card-statement line before the merchant ("CHECKCARD 0312 ...",
 /// "RECURRING PAYMENT AUTHORIZED ON 03/13 ...", "CARTE 01/03/25 ...").
 #[rustfmt::skip]
@@ -304,6 +316,11 @@ impl<'t, 'a> Ctx<'t, 'a> {
         if self.word(i).is_some_and(is_processor_prefix) && tokens.get(i + 1).is_some_and(|t| t.is_sym('*')) {
             i += 2;
         }
+        // "sent to 0501000222 KWAME BOATENG": the payee's phone number, then the name.
+        let phone = |t: &Token| t.is_num() && t.raw.len() >= 9 && t.raw.bytes().all(|b| b.is_ascii_digit());
+        if in_slot && tokens.get(i).is_some_and(phone) && tokens.get(i + 1).is_some_and(|n| n.is_all_caps()) {
+            i += 1;
+        }
         if i >= tokens.len() || !self.free(i) {
             return None;
         }
@@ -336,8 +353,8 @@ impl<'t, 'a> Ctx<'t, 'a> {
         if (is_determiner(w) && !glued_next) || (is_stop(w) && !opens_name) {
             return None;
         }
-        if self.a.style.bank && is_bank_noise(w) {
-            return None; // "towards NACH mandate", "to UPI"
+        if self.a.style.bank && is_bank_noise(w) || is_boilerplate(w) {
+            return None; // "towards NACH mandate", "to UPI", "to raise an issue", "IST"
         }
         let caps = self.informative_caps(i);
         let max_words = if caps { 6 } else { 3 };

@@ -28,6 +28,9 @@ use crate::batch_consumer::{consume_batches, BatchSettings};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Most outbox rows the relay publishes per Kafka transaction.
+const RELAY_BATCH: i64 = 2000;
+
 /// A built service: bound, migrated, consumers and relay started on `run_until_stopped`.
 pub struct Application {
     app: App,
@@ -46,8 +49,12 @@ impl Application {
 
         let mut app = App::new(common.clone());
         // ExpenseChanged rows wait in the outbox while Kafka is away; the relay publishes
-        // them once the topic exists (created below, with the consumer's).
-        app.spawn_outbox_relay(pool.clone(), &config.outbox_instance);
+        // them once the topic exists (created below, with the consumer's). The consumer
+        // fills the outbox a batch of up to 1,000 at a time: the relay takes as many per
+        // Kafka transaction (platform's default, 500, suits a signup at a time).
+        app.spawn_outbox_relay_with(pool.clone(), &config.outbox_instance, |r| {
+            r.with_batch_size(RELAY_BATCH)
+        });
 
         // ExpenseExtracted is the hot path (every text a user sends): batched, one
         // transaction per batch.

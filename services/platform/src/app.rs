@@ -65,6 +65,17 @@ impl App {
     /// broker, and a service must keep accepting writes while Kafka is down (that is what
     /// the outbox is for), so the start is retried with backoff in the background.
     pub fn spawn_outbox_relay(&mut self, pool: PgPool, instance: &str) {
+        self.spawn_outbox_relay_with(pool, instance, |r| r);
+    }
+
+    /// As [`App::spawn_outbox_relay`], with the relay shaped by `configure` (e.g. a larger
+    /// batch for a service whose outbox fills thousands of rows a second).
+    pub fn spawn_outbox_relay_with(
+        &mut self,
+        pool: PgPool,
+        instance: &str,
+        configure: impl Fn(crate::outbox::Relay) -> crate::outbox::Relay + Send + 'static,
+    ) {
         let c = self.config.clone();
         let tx_id = format!("{}-outbox-{instance}", c.service_name);
         let source = self.source();
@@ -77,7 +88,7 @@ impl App {
                 )
             };
             tracing::info!(transactional_id = %tx_id, "starting the outbox relay");
-            Ok(crate::outbox::run_relay(pool, producer, |r| r, stop).await?)
+            Ok(crate::outbox::run_relay(pool, producer, configure, stop).await?)
         });
     }
 

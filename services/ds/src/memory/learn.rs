@@ -75,7 +75,7 @@ pub struct Lesson {
 
 /// The lesson of `change`, if it teaches one.
 ///
-/// - UPDATED of an extracted (text or import) expense, changing `category` and/or
+/// - UPDATED by the owner (cause MANUAL) of an extracted (text or import) expense, changing `category` and/or
 ///   `merchant`: the merchant the extractor had found (its key) now means the corrected
 ///   merchant (only when the merchant was corrected; else the extractor's stays) and the
 ///   expense's category. When the extractor had found no merchant, the corrected merchant is
@@ -87,7 +87,7 @@ pub struct Lesson {
 ///   its merchant, and a correction the user made stays learned (they can delete the rule).
 pub fn lesson(change: &Change) -> Option<Lesson> {
     match (change.kind, change.cause) {
-        (Kind::Updated, _) => {
+        (Kind::Updated, Cause::Manual) => {
             let (before, after) = (change.before.as_ref()?, change.after.as_ref()?);
             let changed = |f: &str| change.changed_fields.iter().any(|c| c == f);
             let merchant_changed = changed("merchant");
@@ -100,7 +100,9 @@ pub fn lesson(change: &Change) -> Option<Lesson> {
             }
         }
         (Kind::Recorded, Cause::Manual) => entered(change.after.as_ref()?),
-        (Kind::Recorded, Cause::Extracted) | (Kind::Deleted, _) => None,
+        // A re-extraction that overwrote a stored expense is the extractor talking, not the
+        // user: nothing to learn.
+        (Kind::Updated | Kind::Recorded, Cause::Extracted) | (Kind::Deleted, _) => None,
     }
 }
 
@@ -251,6 +253,15 @@ mod tests {
             ..recorded
         };
         assert_eq!(lesson(&deleted), None);
+    }
+
+    #[test]
+    fn a_re_extraction_is_no_correction() {
+        let before = snap("Swiggy", Category::Other, Source::Extractor, "swiggy 340");
+        let after = snap("Swiggy", Category::FoodAndDrink, Source::Extractor, "swiggy 340");
+        let mut change = update(before, after, &["category"]);
+        change.cause = Cause::Extracted;
+        assert_eq!(lesson(&change), None);
     }
 
     #[test]

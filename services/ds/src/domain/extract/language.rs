@@ -79,8 +79,10 @@ impl std::ops::BitOrAssign for Roles {
 
 pub(crate) struct Words {
     phrases: PhraseIndex<Roles>,
-    /// Words of scripts without spaces between the parts of a compound, matched inside tokens.
-    glued: Vec<(&'static str, Roles)>,
+    /// Words of scripts without spaces between the parts of a compound, matched inside
+    /// tokens: by the word, and the lengths (in characters) they come in, longest first.
+    glued: FastMap<&'static str, Roles>,
+    glued_lens: Vec<usize>,
     /// Currency words: lower-case word → ISO code.
     pub currencies: FastMap<String, &'static str>,
 }
@@ -96,7 +98,7 @@ fn build() -> Words {
     let mut phrases = PhraseIndex::new();
     let mut merged: FastMap<&'static str, Roles> = FastMap::default();
     let mut order = Vec::new();
-    let mut glued = Vec::new();
+    let mut glued: FastMap<&'static str, Roles> = FastMap::default();
     let mut currencies = FastMap::default();
     for line in LANGUAGES_TSV
         .lines()
@@ -120,7 +122,7 @@ fn build() -> Words {
         };
         for w in words {
             if w.chars().any(is_glued_script) {
-                glued.push((w, roles));
+                *glued.entry(w).or_default() |= roles;
             }
             let entry = merged.entry(w).or_insert_with(|| {
                 order.push(w);
@@ -132,11 +134,13 @@ fn build() -> Words {
     for w in order {
         phrases.insert(w, merged[w]);
     }
-    // Longest first, so "승인취소" is seen before "승인" when both are inside a token.
-    glued.sort_by_key(|(w, _)| std::cmp::Reverse(w.len()));
+    let mut glued_lens: Vec<usize> = glued.keys().map(|w| w.chars().count()).collect();
+    glued_lens.sort_unstable_by(|a, b| b.cmp(a));
+    glued_lens.dedup();
     Words {
         phrases,
         glued,
+        glued_lens,
         currencies,
     }
 }
@@ -152,18 +156,29 @@ pub(crate) fn roles_at(tokens: &[Token], i: usize) -> (Roles, usize) {
         return (*hit.value, hit.len);
     }
     if t.raw.chars().any(is_glued_script) {
+        // Left to right, the longest word at each position ("승인취소" before "승인"); a
+        // shorter word inside a longer one adds nothing. Hash lookups, not substring searches.
+        let lower: &str = &t.lower;
+        let starts: Vec<usize> = lower
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([lower.len()])
+            .collect();
+        let chars = starts.len() - 1;
         let mut roles = Roles::default();
-        let mut covered: Vec<(usize, usize)> = Vec::new();
-        for (w, r) in &words.glued {
-            let mut from = 0;
-            while let Some(pos) = t.lower[from..].find(w) {
-                let (s, e) = (from + pos, from + pos + w.len());
-                // A shorter word inside a longer one already counted adds nothing.
-                if !covered.iter().any(|&(cs, ce)| cs <= s && e <= ce) {
-                    roles |= *r;
-                    covered.push((s, e));
+        let mut k = 0;
+        while k < chars {
+            let hit = words
+                .glued_lens
+                .iter()
+                .filter(|&&n| k + n <= chars)
+                .find_map(|&n| words.glued.get(&lower[starts[k]..starts[k + n]]).map(|r| (n, *r)));
+            match hit {
+                Some((n, r)) => {
+                    roles |= r;
+                    k += n;
                 }
-                from = e;
+                None => k += 1,
             }
         }
         return (roles, 1);

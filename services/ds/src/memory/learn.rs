@@ -108,20 +108,28 @@ pub fn lesson(change: &Change) -> Option<Lesson> {
 
 fn corrected(before: &Snapshot, after: &Snapshot, merchant_changed: bool) -> Option<Lesson> {
     let category = after.category?;
-    let mut pattern = merchant_key(&before.merchant);
-    if pattern.is_empty() {
-        let key = merchant_key(&after.merchant);
-        let text = if after.raw_text.is_empty() {
-            &before.raw_text
-        } else {
-            &after.raw_text
-        };
+    let text = if after.raw_text.is_empty() {
+        &before.raw_text
+    } else {
+        &after.raw_text
+    };
+    let in_text = |key: &str| {
         let key_words: Vec<String> = key.split(' ').map(str::to_owned).collect();
-        if key.is_empty() || !contains_words(&words(text), &key_words) {
-            return None;
-        }
-        pattern = key;
-    }
+        !key.is_empty() && contains_words(&words(text), &key_words)
+    };
+    let extractors = merchant_key(&before.merchant);
+    let users = merchant_key(&after.merchant);
+    // A corrected merchant that is written in the text is the key: the extractor's was a
+    // wrong fragment (a bank word, a card name, a person's initial) that would make the rule
+    // fire on other merchants' texts. A corrected name the text does not contain ("AMZN
+    // MKTP" renamed "Amazon") keeps the extractor's key, the only one a future text matches.
+    let pattern = if (merchant_changed || extractors.is_empty()) && in_text(&users) {
+        users
+    } else if !extractors.is_empty() {
+        extractors
+    } else {
+        return None;
+    };
     Some(Lesson {
         pattern,
         merchant: if merchant_changed {
@@ -225,6 +233,23 @@ mod tests {
         assert_eq!(
             lesson(&update(before, elsewhere, &["category", "merchant"])),
             None
+        );
+    }
+
+    #[test]
+    fn a_wrong_extracted_merchant_gives_way_to_the_corrected_one_written_in_the_text() {
+        let text = "Pago con tarjeta en IBERDROLA CLIENTES 45,20 EUR";
+        let before = snap("Tarjeta", Category::Other, Source::Extractor, text);
+        let after = snap("Iberdrola", Category::Utilities, Source::Extractor, text);
+        let l = lesson(&update(before.clone(), after, &["category", "merchant"])).unwrap();
+        assert_eq!(l.pattern, "iberdrola", "never the bank word the extractor took");
+        let renamed = snap("Amazon", Category::Shopping, Source::Extractor, "AMZN MKTP 12.99");
+        let amzn = snap("AMZN MKTP", Category::Other, Source::Extractor, "AMZN MKTP 12.99");
+        let l = lesson(&update(amzn, renamed, &["category", "merchant"])).unwrap();
+        assert_eq!(
+            (l.pattern.as_str(), l.merchant.as_str()),
+            ("amzn mktp", "Amazon"),
+            "a name the text lacks keeps the extractor's key"
         );
     }
 

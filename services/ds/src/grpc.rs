@@ -16,13 +16,13 @@ use contracts::{
     events::ExpenseExtracted,
     expense::{Expense, Source},
 };
-use domain::Currency;
+use domain::{Category, Currency};
 use platform::{grpc::caller, jwt::Caller, kafka::EventProducer, Error};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    domain::{ExtractContext, ExtractionInput, InputError, Rejection, NO_DATE_WARNING},
+    domain::{ExtractContext, ExtractionInput, InputError, Rejection, NO_CATEGORY_WARNING, NO_DATE_WARNING},
     extraction::{By, Extractor},
     memory::{self, Answer, ExplicitRule, Probe},
     profile::Profiles,
@@ -230,6 +230,9 @@ impl ExtractionService for ExtractionGrpc {
             }
         };
         if let Some(a) = &applied {
+            if x.category != Category::Other {
+                warnings.retain(|w| w != NO_CATEGORY_WARNING);
+            }
             warnings.push(a.warning.clone());
         }
 

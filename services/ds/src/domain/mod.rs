@@ -3,5 +3,5 @@
 pub mod extract;
 pub mod input;
 
-pub use extract::{extract, ExtractContext, Extraction, Rejection, NO_DATE_WARNING};
+pub use extract::{extract, ExtractContext, Extraction, Rejection, NO_CATEGORY_WARNING, NO_DATE_WARNING};
 pub use input::{ExtractionInput, InputError, MAX_REQUEST_CHARS};

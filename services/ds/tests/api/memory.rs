@@ -127,6 +127,14 @@ async fn a_correction_changes_the_next_extraction_of_that_merchant_and_says_so()
             "{text}: {:?}",
             answer.warnings
         );
+        assert!(
+            !answer
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("no category matched")),
+            "{text}: the rule set the category: {:?}",
+            answer.warnings
+        );
     }
 
     // The published event carries the rule's category, so the ledger stores it.

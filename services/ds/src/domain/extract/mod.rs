@@ -43,6 +43,10 @@ pub const LOW_CONFIDENCE: f32 = 0.6;
 /// replaces it with the date it used.
 pub const NO_DATE_WARNING: &str = "no date in text; caller uses today";
 
+/// The warning of an extraction that found no category (`category` is OTHER): moot once a
+/// rule of the caller's sets the category.
+pub const NO_CATEGORY_WARNING: &str = "no category matched; used OTHER";
+
 /// What the extractor needs to know about the person and the moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractContext {
@@ -271,7 +275,7 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
         warnings.push("no merchant named".to_owned());
     }
     if category_source == category::Source::Default {
-        warnings.push("no category matched; used OTHER".to_owned());
+        warnings.push(NO_CATEGORY_WARNING.to_owned());
     }
     warnings.extend(dates.warnings);
     if dates.date.is_none() {

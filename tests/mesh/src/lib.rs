@@ -230,6 +230,12 @@ impl Mesh {
             ),
             ("RUST_LOG".into(), "info".into()),
             ("OTEL_SERVICE_NAME".into(), p.binary().into()),
+            // Meshes run in parallel: each relay needs its own Kafka transactional.id (the
+            // same across a restart of the process, so the successor fences its predecessor).
+            (
+                "OUTBOX_INSTANCE".into(),
+                self.topic_suffix.trim_start_matches('.').into(),
+            ),
         ];
         if p == Proc::Edge {
             env.push((

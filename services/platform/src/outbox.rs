@@ -1,5 +1,6 @@
 //! Transactional outbox: a service writes its change and the event in one database
-//! transaction ([`enqueue`]); the [`Relay`] publishes unpublished rows and marks them.
+//! transaction ([`enqueue`]); the [`Relay`] publishes the rows and deletes them in the
+//! database transaction that took them, committed after the Kafka one.
 //!
 //! The relay takes rows with `FOR UPDATE SKIP LOCKED`, so several replicas share the work
 //! without publishing a row twice at once, and publishes each batch inside a Kafka
@@ -25,7 +26,7 @@ use crate::{
     schema::outbox,
 };
 
-#[derive(Debug, Insertable, Queryable, Selectable)]
+#[derive(Debug, Insertable, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
 struct OutboxRow {
     id: Uuid,
@@ -132,7 +133,9 @@ pub async fn enqueue_many(conn: &mut AsyncPgConnection, events: Vec<RawEvent>) -
     .await
 }
 
-/// Number of events not yet published (for health and tests).
+/// Number of events not yet published (for health and tests). The relay deletes what it
+/// publishes; the filter skips rows a relay of the previous release (which marked rows
+/// instead) may still publish while a rollout replaces it.
 pub async fn pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     outbox::table
         .filter(outbox::published_at.is_null())
@@ -190,25 +193,38 @@ impl Relay {
     }
 
     /// Publishes one batch; returns how many events it published.
+    ///
+    /// One statement takes the batch: it deletes the oldest unpublished rows that no other
+    /// relay holds (`FOR UPDATE SKIP LOCKED`) and returns them. The delete commits only
+    /// after the Kafka transaction has: if publishing fails the transaction rolls back and
+    /// the rows are there again; while it is open, the deleted rows stay locked, so no
+    /// other relay can take them. A published row is of no further use, and deleting it
+    /// writes a fraction of what marking it did (an UPDATE of `published_at` rewrote the
+    /// whole row and its index entries), keeping the table as small as its backlog.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        use diesel::sql_types::BigInt;
         let mut conn = self.pool.get().await?;
         let producer = self.producer.clone();
         let batch_size = self.batch_size;
         let send_delay = self.send_delay;
         conn.transaction::<usize, RelayError, _>(async move |conn| {
-            let rows: Vec<OutboxRow> = outbox::table
-                .filter(outbox::published_at.is_null())
-                .order(outbox::id)
-                .limit(batch_size)
-                .for_update()
-                .skip_locked()
-                .select(OutboxRow::as_select())
-                .load(conn)
-                .await?;
+            let mut rows: Vec<OutboxRow> = diesel::sql_query(
+                "WITH batch AS MATERIALIZED ( \
+                     SELECT id FROM outbox WHERE published_at IS NULL \
+                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+                 DELETE FROM outbox o USING batch WHERE o.id = batch.id \
+                 RETURNING o.id, o.topic, o.key, o.ce_type, o.payload, o.traceparent, \
+                           o.tracestate, o.created_at",
+            )
+            .bind::<BigInt, _>(batch_size)
+            .load(conn)
+            .await?;
             if rows.is_empty() {
                 return Ok(0);
             }
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            // RETURNING has no order; events of one key must go out in the order written.
+            rows.sort_unstable_by_key(|r| r.id);
+            let n = rows.len();
             let events: Vec<RawEvent> = rows.into_iter().map(RawEvent::from).collect();
 
             producer.inner().begin_transaction()?;
@@ -230,14 +246,10 @@ impl Relay {
                         .await;
                 return Err(e.into());
             }
-            diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
-                .set(outbox::published_at.eq(Utc::now()))
-                .execute(conn)
-                .await?;
             let p = producer.clone();
             tokio::task::spawn_blocking(move || p.inner().commit_transaction(Duration::from_secs(30)))
                 .await??;
-            Ok(ids.len())
+            Ok(n)
         })
         .await
     }

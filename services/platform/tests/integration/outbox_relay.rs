@@ -4,7 +4,7 @@
 use std::{collections::HashMap, process::Stdio, time::Duration};
 
 use contracts::events::UserRegistered;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use platform::{
     kafka::RawEvent,
     outbox,
@@ -37,6 +37,12 @@ fn spawn_relay(db_url: &str, brokers: &str, tx_id: &str, delay_ms: u64) -> Child
         .kill_on_drop(true)
         .spawn()
         .expect("outbox-relay binary")
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 async fn pending(conn: &mut AsyncPgConnection) -> i64 {
@@ -102,6 +108,13 @@ async fn an_outbox_event_is_published_exactly_once_even_when_the_relay_is_killed
     .await;
     second.kill().await.unwrap();
     assert!(drained, "the second relay did not drain the outbox");
+    // A published row is deleted with the batch that published it (the dead relay's
+    // half batch came back when its transaction died): none is left, marked or not.
+    let left: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left.n, 0, "published rows left in the outbox");
 
     let messages = read_topic(
         &infra.brokers,

@@ -28,7 +28,7 @@ use contracts::{
 use diesel::{prelude::*, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use expense_service::{
-    domain::{next_page_token, Cursor, Expense, ExtractedInput, ListFilter},
+    domain::{next_page_token, Cursor, Expense, ListFilter},
     store::{
         models::{ExpenseColumns, ExpenseRow},
         queries,
@@ -358,19 +358,7 @@ async fn previous_transaction(pool: &platform::db::PgPool, batch: Arc<[Envelope<
     let mut rows = Vec::with_capacity(batch.len());
     for env in batch.iter() {
         let e = &env.event;
-        let input = ExtractedInput {
-            expense_id: &e.expense_id,
-            user_id: &e.user_id,
-            amount: &e.amount,
-            currency: &e.currency,
-            merchant: &e.merchant,
-            category: e.category,
-            occurred_on: &e.occurred_on,
-            raw_text: &e.raw_text,
-            source: e.source,
-            confidence: e.confidence,
-            extractor: &e.extractor,
-        };
+        let input = expense_service::proto::extracted_input(e);
         event_ids.push(env.id);
         rows.push(ExpenseRow::from(&Expense::extracted(input, now).expect("valid")));
     }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::{
     batch_consumer::Rejected,
     changes::{self, Cause},
-    domain::{re_extracted, Expense, ExtractedInput},
+    domain::{re_extracted, Expense},
     proto,
     store::{
         models::{ExpenseColumns, ExpenseRow},
@@ -28,22 +28,6 @@ use crate::{
 
 /// Consumer name recorded with processed event ids.
 pub const CONSUMER: &str = "expense-service";
-
-fn extracted_input(e: &ExpenseExtracted) -> ExtractedInput<'_> {
-    ExtractedInput {
-        expense_id: &e.expense_id,
-        user_id: &e.user_id,
-        amount: &e.amount,
-        currency: &e.currency,
-        merchant: &e.merchant,
-        category: e.category,
-        occurred_on: &e.occurred_on,
-        raw_text: &e.raw_text,
-        source: e.source,
-        confidence: e.confidence,
-        extractor: &e.extractor,
-    }
-}
 
 /// Stores a batch of extracted expenses in one transaction, with the `ExpenseChanged` of
 /// each change in the outbox (one multi-row insert). Events already processed (same
@@ -60,7 +44,7 @@ pub async fn on_expenses_extracted(
     let mut event_ids = Vec::with_capacity(batch.len());
     let mut expenses = Vec::with_capacity(batch.len());
     for (index, env) in batch.iter().enumerate() {
-        match Expense::extracted(extracted_input(&env.event), now) {
+        match Expense::extracted(proto::extracted_input(&env.event), now) {
             Ok(e) => {
                 event_ids.push(env.id);
                 expenses.push(Extraction {

@@ -1,9 +1,10 @@
-//! Domain → proto: the `Expense` message, as the API answers it and change events carry it.
+//! Domain ↔ proto: the `Expense` message, as the API answers it and change events carry it,
+//! and an `ExpenseExtracted` read as the domain's input.
 
 use chrono::{DateTime, Utc};
-use contracts::expense as pb;
+use contracts::{events::ExpenseExtracted, expense as pb};
 
-use crate::domain::Expense;
+use crate::domain::{Expense, ExtractedInput};
 
 pub fn expense(e: &Expense) -> pb::Expense {
     pb::Expense {
@@ -35,4 +36,22 @@ pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
 pub fn time(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     let t = t?;
     DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+}
+
+/// The fields of an `ExpenseExtracted` as the domain's input (the consumer, its bench and
+/// its property tests read events the same way).
+pub fn extracted_input(e: &ExpenseExtracted) -> ExtractedInput<'_> {
+    ExtractedInput {
+        expense_id: &e.expense_id,
+        user_id: &e.user_id,
+        amount: &e.amount,
+        currency: &e.currency,
+        merchant: &e.merchant,
+        category: e.category,
+        occurred_on: &e.occurred_on,
+        raw_text: &e.raw_text,
+        source: e.source,
+        confidence: e.confidence,
+        extractor: &e.extractor,
+    }
 }

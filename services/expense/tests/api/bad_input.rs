@@ -14,8 +14,8 @@ use contracts::{
     topics,
 };
 use expense_service::domain::{
-    fields::latest_occurred_on, Expense, ExpenseError, ExpenseUpdate, ExtractedInput, ListInput, ListQuery,
-    ManualInput, SummaryQuery, UpdateInput,
+    fields::latest_occurred_on, Expense, ExpenseError, ExpenseUpdate, ListInput, ListQuery, ManualInput,
+    SummaryQuery, UpdateInput,
 };
 use platform::{kafka::RawEvent, testing::read_topic};
 use proptest::{prelude::*, strategy::ValueTree, test_runner::TestRunner};
@@ -168,7 +168,7 @@ proptest! {
     fn any_bytes_on_the_topic_decode_to_a_storable_expense_or_a_refusal(bytes in payload()) {
         // What the consumer does with a payload: decode, then check.
         if let Ok(e) = ExpenseExtracted::decode(bytes.as_slice()) {
-            match Expense::extracted(input(&e), now()) {
+            match Expense::extracted(expense_service::proto::extracted_input(&e), now()) {
                 Ok(x) => assert_storable(&x)?,
                 Err(err) => assert_names_fields(&err, &["expense_id", "user_id", "amount", "currency", "occurred_on"])?,
             }
@@ -195,7 +195,7 @@ proptest! {
             amount, currency, merchant, category, occurred_on, raw_text, source, confidence, extractor,
             extracted_at: None,
         };
-        match Expense::extracted(input(&e), now()) {
+        match Expense::extracted(expense_service::proto::extracted_input(&e), now()) {
             Ok(x) => {
                 assert_storable(&x)?;
                 // Only NUL is taken out of the text; the rest is kept as sent.
@@ -282,22 +282,6 @@ proptest! {
         if let Err(err) = SummaryQuery::parse(group_by, &from, &to, &currency) {
             assert_names_fields(&err, &["group_by", "from", "to", "currency"])?;
         }
-    }
-}
-
-fn input(e: &ExpenseExtracted) -> ExtractedInput<'_> {
-    ExtractedInput {
-        expense_id: &e.expense_id,
-        user_id: &e.user_id,
-        amount: &e.amount,
-        currency: &e.currency,
-        merchant: &e.merchant,
-        category: e.category,
-        occurred_on: &e.occurred_on,
-        raw_text: &e.raw_text,
-        source: e.source,
-        confidence: e.confidence,
-        extractor: &e.extractor,
     }
 }
 

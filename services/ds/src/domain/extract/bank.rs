@@ -97,6 +97,16 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         percent: tokens.iter().any(|t| t.is_sym('%')),
         ..Signals::default()
     };
+    // "123456 is your OTP", but not "never share your OTP": a warning in the four words
+    // before an OTP word (any language's, or English's own) makes it no OTP message.
+    let disclaimed = |i: usize| {
+        (i.saturating_sub(4)..i).any(|k| {
+            matches!(
+                word(k),
+                "share" | "disclose" | "never" | "not" | "don't" | "dont" | "asks" | "ask"
+            )
+        })
+    };
     let mut words_seen = 0usize;
     let mut payment_at: Option<usize> = None;
     for i in 0..tokens.len() {
@@ -138,14 +148,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
                 s.due = true;
             }
             if roles.has(Roles::OTP) {
-                let from = i.saturating_sub(4);
-                let disclaimer = (from..i).any(|k| {
-                    matches!(
-                        word(k),
-                        "share" | "disclose" | "never" | "not" | "don't" | "dont" | "asks" | "ask"
-                    )
-                });
-                s.otp |= !disclaimer;
+                s.otp |= !disclaimed(i);
             }
             if roles.has(Roles::PROMO) && promo_weight(w, next, s.percent) == 0 {
                 s.promo += 1;
@@ -176,17 +179,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             "wallet" | "account" => s.wallet_or_account = true,
             "got" => s.got = true,
             "back" => s.back = true,
-            // "123456 is your OTP", but not "never share your OTP".
-            "otp" | "otps" | "passcode" => {
-                let from = i.saturating_sub(4);
-                let disclaimer = (from..i).any(|k| {
-                    matches!(
-                        word(k),
-                        "share" | "disclose" | "never" | "not" | "don't" | "dont" | "asks" | "ask"
-                    )
-                });
-                s.otp |= !disclaimer;
-            }
+            "otp" | "otps" | "passcode" => s.otp |= !disclaimed(i),
             "one" if next == "time" && matches!(word(i + 2), "password" | "pin") => s.otp = true,
             "verification" if next == "code" => s.otp = true,
             "failed" | "declined" | "unsuccessful" | "rejected" | "insufficient" => s.failed = true,

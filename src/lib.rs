@@ -28,6 +28,11 @@ pub mod expense_tracker {
             tonic::include_proto!("expense_tracker.ds.v1");
         }
     }
+    pub mod budget {
+        pub mod v1 {
+            tonic::include_proto!("expense_tracker.budget.v1");
+        }
+    }
     pub mod events {
         pub mod v1 {
             tonic::include_proto!("expense_tracker.events.v1");
@@ -42,7 +47,7 @@ pub mod google {
 }
 
 pub use expense_tracker::{
-    auth::v1 as auth, ds::v1 as ds, events::v1 as events, expense::v1 as expense, user::v1 as user,
+    auth::v1 as auth, budget::v1 as budget, ds::v1 as ds, events::v1 as events, expense::v1 as expense, user::v1 as user,
 };
 
 /// Kafka topics. Each carries one protobuf message type, keyed by `user_id`.
@@ -55,8 +60,16 @@ pub mod topics {
     pub const EXPENSE_EXTRACTED: &str = "ds.expense-extracted.v1";
     /// `events::ExpenseChanged`, produced by expense-service (outbox).
     pub const EXPENSE_CHANGED: &str = "expense.expense-changed.v1";
+    /// `events::BudgetAlert`, produced by budget-service (outbox).
+    pub const BUDGET_ALERT: &str = "budget.budget-alert.v1";
     /// Every topic above.
-    pub const ALL: [&str; 4] = [USER_REGISTERED, USER_DELETED, EXPENSE_EXTRACTED, EXPENSE_CHANGED];
+    pub const ALL: [&str; 5] = [
+        USER_REGISTERED,
+        USER_DELETED,
+        EXPENSE_EXTRACTED,
+        EXPENSE_CHANGED,
+        BUDGET_ALERT,
+    ];
 
     /// The dead-letter topic of `topic`: undecodable messages go there with the error in
     /// headers.
@@ -103,6 +116,14 @@ impl Event for events::ExpenseExtracted {
 impl Event for events::ExpenseChanged {
     const TYPE: &'static str = "expense_tracker.events.v1.ExpenseChanged";
     const TOPIC: &'static str = topics::EXPENSE_CHANGED;
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl Event for events::BudgetAlert {
+    const TYPE: &'static str = "expense_tracker.events.v1.BudgetAlert";
+    const TOPIC: &'static str = topics::BUDGET_ALERT;
     fn user_id(&self) -> &str {
         &self.user_id
     }

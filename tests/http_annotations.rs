@@ -82,6 +82,42 @@ const API_TABLE: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/v1/budgets",
+        "*",
+        "expense_tracker.budget.v1.BudgetService.CreateBudget",
+    ),
+    (
+        "get",
+        "/v1/budgets",
+        "",
+        "expense_tracker.budget.v1.BudgetService.ListBudgets",
+    ),
+    (
+        "get",
+        "/v1/budgets/{id}",
+        "",
+        "expense_tracker.budget.v1.BudgetService.GetBudget",
+    ),
+    (
+        "patch",
+        "/v1/budgets/{id}",
+        "*",
+        "expense_tracker.budget.v1.BudgetService.UpdateBudget",
+    ),
+    (
+        "delete",
+        "/v1/budgets/{id}",
+        "",
+        "expense_tracker.budget.v1.BudgetService.DeleteBudget",
+    ),
+    (
+        "get",
+        "/v1/alerts",
+        "",
+        "expense_tracker.budget.v1.BudgetService.ListAlerts",
+    ),
+    (
+        "post",
         "/v1/expenses",
         "*",
         "expense_tracker.expense.v1.ExpenseService.CreateExpense",

@@ -30,7 +30,7 @@ REQUIRED = ("id", "source", "licence", "split", "kind", "lang", "text",
 EXPECT_KEYS = {"amount", "currency", "merchant", "category", "date"}
 AMOUNT_RE = re.compile(r"^\d+(\.\d+)?$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-ID_RE = re.compile(r"^[a-z]+-\d{4,}$")
+ID_RE = re.compile(r"^[a-z][a-z0-9]*-\d{4,}$")
 
 
 def valid_date(value):

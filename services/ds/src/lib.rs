@@ -16,7 +16,8 @@ pub mod extraction;
 pub mod grpc;
 pub mod llm;
 pub mod memory;
-pub mod profile;
+// The user-service profile client lives in platform (budget-service needs it too).
+pub use platform::profile;
 pub mod rulebook;
 pub mod store;
 

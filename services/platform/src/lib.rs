@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod jwt;
 pub mod kafka;
 pub mod outbox;
+pub mod profile;
 mod schema;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

@@ -1,19 +1,21 @@
 //! The caller's currency and time zone, from user-service (`GetUser` on the caller's
-//! behalf: their own token and the current trace context travel with the call).
+//! behalf: their own token and the current trace context travel with the call). One copy
+//! for every service that needs them (ds-service's extraction defaults, budget-service's
+//! "today").
 //!
 //! The profile only supplies defaults, so the call is short and failure is not an error:
 //! the caller gets the configured defaults and a warning saying why.
 
 use std::time::Duration;
 
-use chrono_tz::Tz;
-use contracts::user::{user_service_client::UserServiceClient, GetUserRequest};
-use domain::Currency;
-use platform::{
+use crate::{
     jwt::Caller,
     telemetry::{inject, MetadataCarrier},
     BoxError,
 };
+use chrono_tz::Tz;
+use contracts::user::{user_service_client::UserServiceClient, GetUserRequest};
+use domain::Currency;
 use tonic::{metadata::MetadataValue, transport::Channel, Code};
 use tracing::Instrument;
 
@@ -45,7 +47,7 @@ pub struct Profiles {
 }
 
 impl Profiles {
-    /// Connects lazily: user-service may start after ds-service, or be down for a while.
+    /// Connects lazily: user-service may start after its callers, or be down for a while.
     pub fn new(addr: &str, timeout: Duration) -> Result<Self, BoxError> {
         let channel = Channel::from_shared(addr.to_owned())
             .map_err(|e| format!("USER_SERVICE_ADDR={addr:?} is invalid: {e}"))?

@@ -12,7 +12,7 @@ async fn healthz_is_200_while_every_upstream_serves_and_503_once_one_stops() {
     let body = json(res).await;
     assert_eq!(body["status"], "SERVING");
     let upstreams = body["upstreams"].as_array().unwrap();
-    assert_eq!(upstreams.len(), 4);
+    assert_eq!(upstreams.len(), 5);
     assert!(upstreams.iter().all(|u| u["status"] == "SERVING"), "{body}");
 
     app.ds_stop.cancel();

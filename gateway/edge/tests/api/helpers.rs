@@ -6,7 +6,7 @@ use std::{
     sync::{Arc, Mutex, Once},
 };
 
-use contracts::{auth, ds, expense, user};
+use contracts::{auth, budget, ds, expense, user};
 use edge::{Application, Config};
 use platform::testing::tokens;
 use prost_types::Timestamp;
@@ -32,6 +32,12 @@ pub struct Seen {
     pub extract: Mutex<Option<ds::ExtractExpenseRequest>>,
     pub create_rule: Mutex<Option<ds::CreateExtractionRuleRequest>>,
     pub delete_rule: Mutex<Option<ds::DeleteExtractionRuleRequest>>,
+    pub create_budget: Mutex<Option<budget::CreateBudgetRequest>>,
+    pub get_budget: Mutex<Option<budget::GetBudgetRequest>>,
+    pub list_budgets: Mutex<Option<budget::ListBudgetsRequest>>,
+    pub update_budget: Mutex<Option<budget::UpdateBudgetRequest>>,
+    pub delete_budget: Mutex<Option<budget::DeleteBudgetRequest>>,
+    pub list_alerts: Mutex<Option<budget::ListAlertsRequest>>,
 }
 
 impl Seen {
@@ -298,6 +304,126 @@ fn rule_of(id: &str, pattern: &str, origin: ds::RuleOrigin) -> ds::Rule {
     }
 }
 
+/// A food budget of 5000.00 INR a month, 80% spent in May 2024.
+pub fn budget_of(id: &str) -> budget::Budget {
+    budget::Budget {
+        id: id.into(),
+        name: "Food".into(),
+        amount: "5000.00".into(),
+        currency: "INR".into(),
+        category: expense::Category::FoodAndDrink as i32,
+        period: budget::Period::Monthly as i32,
+        alert_percents: vec![80, 100],
+        status: Some(budget::BudgetStatus {
+            period_start: "2024-05-01".into(),
+            period_end: "2024-05-31".into(),
+            spent: "4000.00".into(),
+            remaining: "1000.00".into(),
+            percent: 80,
+            state: budget::BudgetState::Warning as i32,
+            expense_count: 3,
+            other_currency_count: 1,
+        }),
+        created_at: Some(CREATED_AT),
+        updated_at: Some(CREATED_AT),
+    }
+}
+
+/// Budget `b1` is the only one (another id answers NOT_FOUND, as for another user's);
+/// `name: ""` answers INVALID_ARGUMENT and `name: "full"` RESOURCE_EXHAUSTED, as
+/// budget-service does.
+#[tonic::async_trait]
+impl budget::budget_service_server::BudgetService for Fakes {
+    async fn create_budget(&self, req: Request<budget::CreateBudgetRequest>) -> Res<budget::Budget> {
+        let r = req.get_ref().clone();
+        self.seen.record(req, Some(&self.seen.create_budget));
+        match r.name.as_str() {
+            "" => Err(Status::invalid_argument("name: must be 1 to 100 characters")),
+            "full" => Err(Status::resource_exhausted(
+                "you already have 100 budgets; delete one first",
+            )),
+            name => Ok(Response::new(budget::Budget {
+                name: name.into(),
+                amount: r.amount,
+                currency: r.currency,
+                category: r.category,
+                period: r.period,
+                alert_percents: r.alert_percents,
+                ..budget_of("b-new")
+            })),
+        }
+    }
+
+    async fn get_budget(&self, req: Request<budget::GetBudgetRequest>) -> Res<budget::Budget> {
+        let id = req.get_ref().id.clone();
+        self.seen.record(req, Some(&self.seen.get_budget));
+        if id != "b1" {
+            return Err(Status::not_found("no such budget"));
+        }
+        Ok(Response::new(budget_of("b1")))
+    }
+
+    /// `on: "empty"` answers no budgets.
+    async fn list_budgets(
+        &self,
+        req: Request<budget::ListBudgetsRequest>,
+    ) -> Res<budget::ListBudgetsResponse> {
+        let on = req.get_ref().on.clone();
+        self.seen.record(req, Some(&self.seen.list_budgets));
+        let budgets = if on == "empty" {
+            vec![]
+        } else {
+            vec![budget_of("b1")]
+        };
+        Ok(Response::new(budget::ListBudgetsResponse { budgets }))
+    }
+
+    async fn update_budget(&self, req: Request<budget::UpdateBudgetRequest>) -> Res<budget::Budget> {
+        let r = req.get_ref().clone();
+        self.seen.record(req, Some(&self.seen.update_budget));
+        if r.id != "b1" {
+            return Err(Status::not_found("no such budget"));
+        }
+        if r.update_mask.is_empty() {
+            return Err(Status::invalid_argument("update_mask: name at least one field"));
+        }
+        Ok(Response::new(budget::Budget {
+            amount: r.amount,
+            ..budget_of("b1")
+        }))
+    }
+
+    async fn delete_budget(
+        &self,
+        req: Request<budget::DeleteBudgetRequest>,
+    ) -> Res<budget::DeleteBudgetResponse> {
+        let id = req.get_ref().id.clone();
+        self.seen.record(req, Some(&self.seen.delete_budget));
+        if id != "b1" {
+            return Err(Status::not_found("no such budget"));
+        }
+        Ok(Response::new(budget::DeleteBudgetResponse {}))
+    }
+
+    async fn list_alerts(&self, req: Request<budget::ListAlertsRequest>) -> Res<budget::ListAlertsResponse> {
+        self.seen.record(req, Some(&self.seen.list_alerts));
+        Ok(Response::new(budget::ListAlertsResponse {
+            alerts: vec![budget::Alert {
+                id: "a1".into(),
+                budget_id: "b1".into(),
+                budget_name: "Food".into(),
+                period_start: "2024-05-01".into(),
+                percent_threshold: 80,
+                spent: "4000.00".into(),
+                amount: "5000.00".into(),
+                currency: "INR".into(),
+                created_at: Some(CREATED_AT),
+            }],
+            next_page_token: "next".into(),
+        }))
+    }
+}
+
 /// The edge and its fakes, stopped when dropped.
 pub struct TestApp {
     pub base: String,
@@ -369,6 +495,9 @@ async fn grpc_server(fakes: &Fakes, main: bool, stop: CancellationToken) -> Stri
             .add_service(expense::expense_service_server::ExpenseServiceServer::new(
                 fakes.clone(),
             ))
+            .add_service(budget::budget_service_server::BudgetServiceServer::new(
+                fakes.clone(),
+            ))
     } else {
         server.add_service(ds::extraction_service_server::ExtractionServiceServer::new(
             fakes.clone(),
@@ -388,6 +517,7 @@ upstreams:
   expense_tracker.user.v1.UserService: {{ address: "{main}" }}
   expense_tracker.expense.v1.ExpenseService: {{ address: "{main}", timeout_ms: 5000 }}
   expense_tracker.ds.v1.ExtractionService: {{ address: "{ds}" }}
+  expense_tracker.budget.v1.BudgetService: {{ address: "{main}" }}
 public: [expense_tracker.auth.v1.AuthService]
 jwt:
   issuers:

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod budgets;
 mod errors;
 mod health;
 mod helpers;

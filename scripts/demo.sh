@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: the worked example of `make run`, a correction being learned included, run for
-# you. Uses the mesh on :8080 when it is already up (`make run` in another terminal); otherwise
+# `make demo`: the worked example of `make run`, a correction being learned and a budget's
+# alert included, run for you. Uses the mesh on :8080 when it is already up (`make run` in another terminal); otherwise
 # starts it (scripts/run.sh), runs the example and stops it again. Each step prints the
 # request and the JSON answer.
 set -euo pipefail
@@ -116,7 +116,35 @@ call POST /v1/extractions '{"text":"Kumaran Stores 125","dry_run":true}'
 [ -n "$(field rule_id <<<"$ANSWER")" ] || die "the correction was not learned"
 call GET /v1/extraction-rules
 
-say "10. a refusal: an OTP is not an expense"
+say "10. a monthly budget for going out: 1000 rupees, alerts at 80% and 100% (the default)"
+BUDGET_REQUEST=$(python3 -c 'import uuid; print(uuid.uuid4())')
+BUDGET_BODY="{\"name\":\"Going out\",\"amount\":\"1000\",\"currency\":\"INR\",\"category\":\"ENTERTAINMENT\",\"period\":\"MONTHLY\",\"request_id\":\"$BUDGET_REQUEST\"}"
+call POST /v1/budgets "$BUDGET_BODY"
+BID=$(field id <<<"$ANSWER")
+# A retry with the same request_id (say the first answer was lost) is the same budget.
+call POST /v1/budgets "$BUDGET_BODY"
+[ "$(field id <<<"$ANSWER")" = "$BID" ] || die "the retried create made a second budget"
+
+say "11. she types what she spends on going out; past 80% the budget warns, once"
+# budget_state N STATE: wait until the budget counts N expenses (budget-service follows them
+# through expense.expense-changed.v1), then check its state.
+budget_state() {
+  for _ in $(seq 1 100); do
+    n=$(curl -s "$EDGE/v1/budgets/$BID" -H "Authorization: Bearer $TOKEN" | field status.expense_count)
+    [ "$n" = "$1" ] && break
+    sleep 0.2
+  done
+  call GET "/v1/budgets/$BID"
+  [ "$(field status.state <<<"$ANSWER")" = "$2" ] || die "expected the budget to be $2"
+}
+call POST /v1/extractions '{"text":"movie tickets at PVR 450 today"}'
+budget_state 1 UNDER
+call POST /v1/extractions '{"text":"concert at BookMyShow 400 rupees today"}'
+budget_state 2 WARNING
+call GET /v1/alerts
+[ "$(field alerts.0.percent_threshold <<<"$ANSWER")" = 80 ] || die "expected the 80% alert"
+
+say "12. a refusal: an OTP is not an expense"
 printf '$ curl -X POST /v1/extractions -d {"text":"Your OTP is 482913"}\n' >&2
 curl -s "$EDGE/v1/extractions" -H "Authorization: Bearer $TOKEN" -d '{"text":"Your OTP is 482913. Do not share it."}' -w '\nHTTP %{http_code}\n' >&2
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole mesh on this machine. Starts PostgreSQL and Kafka (scripts/infra.sh),
-# creates each service's database (ds-service's holds the extraction rules) and a dev JWT key
-# pair (once, kept in .data/keys), builds the release binaries, starts auth, user, expense and
-# ds services and the HTTP edge on :8080, waits until they are healthy and prints a worked
+# creates each service's database (ds-service's holds the extraction rules, budget-service's
+# the budgets, its projection of the expenses and the alerts) and a dev JWT key pair (once,
+# kept in .data/keys), builds the release binaries, starts auth, user, expense, ds and budget
+# services and the HTTP edge on :8080, waits until they are healthy and prints a worked
 # example. Ctrl-C stops everything it started.
 set -euo pipefail
 
@@ -44,6 +45,7 @@ SERVICES=(
   "user    user-service    user-service    50052  et_user"
   "expense expense-service expense-service 50053  et_expense"
   "ds      ds              ds-service      50054  et_ds"
+  "budget  budget-service  budget-service  50055  et_budget"
 )
 
 # A service is started when its crate declares its binary (parts still being built are skipped).
@@ -150,6 +152,14 @@ The mesh is up. Try it (JSON through the edge on :$EDGE_PORT):
 
   # or tell it directly
   curl -s localhost:$EDGE_PORT/v1/extraction-rules -H "Authorization: Bearer \$TOKEN" -d '{"merchant_pattern":"blue tokai","merchant":"Blue Tokai","category":"FOOD_AND_DRINK"}'
+
+  # a monthly food budget; spending past 80% raises one alert (budget-service follows the
+  # expenses through the ExpenseChanged events)
+  curl -s localhost:$EDGE_PORT/v1/budgets -H "Authorization: Bearer \$TOKEN" -d '{"name":"Food","amount":"1000","currency":"INR","category":"FOOD_AND_DRINK","period":"MONTHLY"}'
+  curl -s localhost:$EDGE_PORT/v1/extractions -H "Authorization: Bearer \$TOKEN" -d '{"text":"dinner at Toit 600 rupees"}'
+  sleep 1   # until the change reached budget-service
+  curl -s localhost:$EDGE_PORT/v1/budgets -H "Authorization: Bearer \$TOKEN"
+  curl -s localhost:$EDGE_PORT/v1/alerts -H "Authorization: Bearer \$TOKEN"
 
 Logs: $LOGS   Stop: Ctrl-C
 TXT

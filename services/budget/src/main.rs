@@ -1,2 +1,5 @@
 #[tokio::main]
-async fn main() {}
+async fn main() {
+    // Exits as soon as the service has stopped (see `platform::app::exit`).
+    platform::app::exit(budget_service::run().await)
+}

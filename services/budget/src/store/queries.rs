@@ -1,0 +1,263 @@
+//! Queries, named after their key. Every read and write of a budget or alert is scoped by
+//! the caller's `user_id`: another user's row is simply not found.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::{
+    prelude::*,
+    sql_types::{Date, Nullable, Text, Uuid as SqlUuid},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{
+    models::{AlertRow, BudgetRow, DayTotal, ExpenseRow, SpendingRow},
+    schema::{alerts, budgets, deleted_users, expenses},
+};
+use crate::domain::{Period, Spending};
+
+/// Advisory lock class of this service ("BUD1"), the first key of every user lock.
+const LOCK_CLASS: i32 = 0x4255_4431;
+
+/// Takes the user's exclusive lock until the transaction ends. Every writer takes it first
+/// (expense changes, budget edits, the purge), so two changes of one user's spending never
+/// interleave: each sees the other's effect when it computes "before" and "after", and a
+/// threshold is neither skipped nor counted twice.
+pub async fn lock_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+    // Two 32-bit keys: the class and a fold of the id (a false conflict only waits).
+    let (hi, lo) = user_id.as_u64_pair();
+    let folded = (hi ^ lo) as u32 as i32;
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind::<diesel::sql_types::Integer, _>(LOCK_CLASS)
+        .bind::<diesel::sql_types::Integer, _>(folded)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+// === users ===
+
+pub async fn is_deleted_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(deleted_users::table.find(user_id)))
+        .get_result(conn)
+        .await
+}
+
+/// Deletes everything of the user and remembers the deletion. Returns the number of
+/// budgets, expenses and alerts deleted.
+#[tracing::instrument(skip(conn))]
+pub async fn purge_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<(usize, usize, usize)> {
+    diesel::insert_into(deleted_users::table)
+        .values(deleted_users::user_id.eq(user_id))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let b = diesel::delete(budgets::table.filter(budgets::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    let e = diesel::delete(expenses::table.filter(expenses::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    let a = diesel::delete(alerts::table.filter(alerts::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    Ok((b, e, a))
+}
+
+// === budgets ===
+
+/// The user's budgets, oldest first.
+pub async fn budgets_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<BudgetRow>> {
+    budgets::table
+        .filter(budgets::user_id.eq(user_id))
+        .order((budgets::created_at.asc(), budgets::id.asc()))
+        .select(BudgetRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn count_budgets(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+    budgets::table
+        .filter(budgets::user_id.eq(user_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_budget(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<BudgetRow>> {
+    budgets::table
+        .filter(budgets::id.eq(id).and(budgets::user_id.eq(user_id)))
+        .select(BudgetRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The budget a request created, if any (its id, or a row with its `request_id`).
+pub async fn find_budget_by_request(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    id: Uuid,
+    request_id: Uuid,
+) -> QueryResult<Option<BudgetRow>> {
+    budgets::table
+        .filter(budgets::user_id.eq(user_id))
+        .filter(budgets::id.eq(id).or(budgets::request_id.eq(request_id)))
+        .select(BudgetRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn insert_budget(conn: &mut AsyncPgConnection, row: &BudgetRow) -> QueryResult<BudgetRow> {
+    diesel::insert_into(budgets::table)
+        .values(row)
+        .returning(BudgetRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Saves the definition of `row` (not its id, owner or request).
+pub async fn update_budget(conn: &mut AsyncPgConnection, row: &BudgetRow) -> QueryResult<BudgetRow> {
+    diesel::update(budgets::table.filter(budgets::id.eq(row.id).and(budgets::user_id.eq(row.user_id))))
+        .set((
+            budgets::name.eq(&row.name),
+            budgets::amount_minor.eq(row.amount_minor),
+            budgets::currency.eq(&row.currency),
+            budgets::category.eq(&row.category),
+            budgets::period.eq(&row.period),
+            budgets::alert_percents.eq(&row.alert_percents),
+            budgets::updated_at.eq(Utc::now()),
+        ))
+        .returning(BudgetRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Whether a budget of the user was deleted.
+pub async fn delete_budget(conn: &mut AsyncPgConnection, user_id: Uuid, id: Uuid) -> QueryResult<bool> {
+    diesel::delete(budgets::table.filter(budgets::id.eq(id).and(budgets::user_id.eq(user_id))))
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
+}
+
+// === the projection ===
+
+pub async fn find_expense(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    expense_id: Uuid,
+) -> QueryResult<Option<ExpenseRow>> {
+    expenses::table
+        .find((user_id, expense_id))
+        .select(ExpenseRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Stores the expense as `row` says (a new version, or its tombstone).
+pub async fn upsert_expense(conn: &mut AsyncPgConnection, row: &ExpenseRow) -> QueryResult<()> {
+    diesel::insert_into(expenses::table)
+        .values(row)
+        .on_conflict((expenses::user_id, expenses::expense_id))
+        .do_update()
+        .set(row)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The spending of one budget in one period: one range scan of the spending index.
+/// `category` `None` counts every category.
+pub async fn spending(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    currency: &str,
+    category: Option<&str>,
+    period: Period,
+) -> QueryResult<Spending> {
+    let row: SpendingRow = diesel::sql_query(
+        "SELECT COALESCE(SUM(amount_minor) FILTER (WHERE currency = $2), 0)::BIGINT AS spent, \
+                COUNT(*) FILTER (WHERE currency = $2) AS count, \
+                COUNT(*) FILTER (WHERE currency <> $2) AS other_currency \
+         FROM expenses \
+         WHERE user_id = $1 AND NOT deleted AND occurred_on BETWEEN $4 AND $5 \
+           AND ($3::TEXT IS NULL OR category = $3)",
+    )
+    .bind::<SqlUuid, _>(user_id)
+    .bind::<Text, _>(currency)
+    .bind::<Nullable<Text>, _>(category)
+    .bind::<Date, _>(period.start)
+    .bind::<Date, _>(period.end)
+    .get_result(conn)
+    .await?;
+    Ok(Spending {
+        spent: row.spent,
+        count: row.count,
+        other_currency: row.other_currency,
+    })
+}
+
+/// The user's live expenses from `from` to `to`, summed per day, currency and category:
+/// one scan serves every budget of a list, whatever their periods.
+pub async fn day_totals(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<DayTotal>> {
+    diesel::sql_query(
+        "SELECT occurred_on, currency, category, SUM(amount_minor)::BIGINT AS total, COUNT(*) AS count \
+         FROM expenses \
+         WHERE user_id = $1 AND NOT deleted AND occurred_on BETWEEN $2 AND $3 \
+         GROUP BY occurred_on, currency, category",
+    )
+    .bind::<SqlUuid, _>(user_id)
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .load(conn)
+    .await
+}
+
+// === alerts ===
+
+/// Stores the alert unless one of its (budget, period, threshold) exists: `None` then.
+pub async fn insert_alert(conn: &mut AsyncPgConnection, row: &AlertRow) -> QueryResult<Option<AlertRow>> {
+    diesel::insert_into(alerts::table)
+        .values(row)
+        .on_conflict((alerts::budget_id, alerts::period_start, alerts::percent_threshold))
+        .do_nothing()
+        .returning(AlertRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// The user's alerts, newest first, after the keyset position `after` (created_at, id).
+pub async fn alerts_of(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<AlertRow>> {
+    let mut q = alerts::table
+        .filter(alerts::user_id.eq(user_id))
+        .select(AlertRow::as_select())
+        .order((alerts::created_at.desc(), alerts::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        // (created_at, id) < (at, id) as a row comparison, spelled out for diesel.
+        q = q.filter(
+            alerts::created_at
+                .lt(at)
+                .or(alerts::created_at.eq(at).and(alerts::id.lt(id))),
+        );
+    }
+    q.load(conn).await
+}

@@ -14,8 +14,11 @@
 use std::time::{Duration, Instant};
 
 use contracts::expense::{expense_service_client::ExpenseServiceClient, GetExpenseRequest};
-use mesh::{Mesh, Proc, User};
-use platform::testing::bench::{env_usize, ms, percentile};
+use mesh::{
+    bench::{load, quantile, row},
+    Mesh, Proc, User,
+};
+use platform::testing::bench::{env_usize, percentile};
 use serde_json::json;
 
 const TEXTS: [&str; 6] = [
@@ -60,47 +63,6 @@ async fn journey(mesh: &Mesh, user: &User, i: usize) -> (Duration, Duration) {
     }
 }
 
-fn row(name: &str, mut v: Vec<Duration>, wall: Duration) -> String {
-    v.sort();
-    format!(
-        "| {name} | {} | {} | {} | {} | {:.0} |",
-        ms(percentile(&v, 0.5)),
-        ms(percentile(&v, 0.9)),
-        ms(percentile(&v, 0.99)),
-        ms(*v.last().unwrap()),
-        v.len() as f64 / wall.as_secs_f64()
-    )
-}
-
-/// Runs `call` from `clients` tasks for `secs`; every latency.
-async fn load<F, Fut>(clients: usize, secs: u64, call: F) -> (Vec<Duration>, Duration)
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let started = Instant::now();
-    let until = started + Duration::from_secs(secs);
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut out = Vec::new();
-                while Instant::now() < until {
-                    let t = Instant::now();
-                    call().await;
-                    out.push(t.elapsed());
-                }
-                out
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    (all, started.elapsed())
-}
-
 async fn edge_overhead(mesh: std::sync::Arc<Mesh>, user: &User, id: String, clients: usize, secs: u64) {
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", mesh.port(Proc::Expense)))
@@ -137,11 +99,7 @@ async fn edge_overhead(mesh: std::sync::Arc<Mesh>, user: &User, id: String, clie
     };
     let (d, dw) = load(clients, secs, direct).await;
     let (e, ew) = load(clients, secs, via_edge).await;
-    let p = |v: &[Duration], q: f64| {
-        let mut v = v.to_vec();
-        v.sort();
-        percentile(&v, q).as_secs_f64()
-    };
+    let p = quantile;
     println!(
         "{}",
         row(
@@ -240,7 +198,7 @@ fn main() {
         };
         println!(
             "\nFull journey through the edge, release binaries, {} cores shared by the client, \
-             the edge, four services, PostgreSQL and Kafka\n",
+             the edge, five services, PostgreSQL and Kafka\n",
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
         );
         println!("| measured | p50 | p90 | p99 | max | per second |\n|---|---|---|---|---|---|");

@@ -1,8 +1,8 @@
 //! The whole mesh for end-to-end tests: the real `auth-service`, `user-service`,
-//! `expense-service`, `ds-service` and `edge` binaries, started as child processes on the
-//! project's PostgreSQL and Kafka (`scripts/infra.sh`), each mesh with its own databases
-//! (one per service, ds-service's included), topic suffix and free ports, so meshes of
-//! concurrent tests never meet.
+//! `expense-service`, `ds-service`, `budget-service` and `edge` binaries, started as child
+//! processes on the project's PostgreSQL and Kafka (`scripts/infra.sh`), each mesh with its
+//! own databases (one per service, ds- and budget-service's included), topic suffix and free
+//! ports, so meshes of concurrent tests never meet.
 //!
 //! The binaries come from the same target directory as the test (`cargo test --workspace`
 //! builds them; `cargo build --workspace --bins` otherwise), or from `MESH_BIN_DIR`.
@@ -21,6 +21,8 @@ use std::{
 use platform::testing::{unique, Infra};
 use serde_json::Value;
 
+pub mod bench;
+
 /// One process of the mesh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proc {
@@ -28,11 +30,12 @@ pub enum Proc {
     User,
     Expense,
     Ds,
+    Budget,
     Edge,
 }
 
 impl Proc {
-    pub const SERVICES: [Proc; 4] = [Proc::Auth, Proc::User, Proc::Expense, Proc::Ds];
+    pub const SERVICES: [Proc; 5] = [Proc::Auth, Proc::User, Proc::Expense, Proc::Ds, Proc::Budget];
 
     pub fn binary(self) -> &'static str {
         match self {
@@ -40,11 +43,13 @@ impl Proc {
             Proc::User => "user-service",
             Proc::Expense => "expense-service",
             Proc::Ds => "ds-service",
+            Proc::Budget => "budget-service",
             Proc::Edge => "edge",
         }
     }
 
-    /// Every service but the edge owns a database (ds keeps each user's extraction rules).
+    /// Every service but the edge owns a database (ds keeps each user's extraction rules,
+    /// budget its budgets, its projection of the expenses and the alerts).
     fn has_database(self) -> bool {
         !matches!(self, Proc::Edge)
     }
@@ -109,7 +114,7 @@ fn free_port() -> u16 {
 }
 
 impl Mesh {
-    /// Starts the four services and the edge and waits until the edge reports every
+    /// Starts the five services and the edge and waits until the edge reports every
     /// upstream healthy.
     pub async fn start() -> Mesh {
         Self::start_with(Options::default()).await
@@ -186,6 +191,7 @@ impl Mesh {
             (Proc::User, "expense_tracker.user.v1.UserService"),
             (Proc::Expense, "expense_tracker.expense.v1.ExpenseService"),
             (Proc::Ds, "expense_tracker.ds.v1.ExtractionService"),
+            (Proc::Budget, "expense_tracker.budget.v1.BudgetService"),
         ] {
             upstreams.push_str(&format!(
                 "  {service}:\n    address: http://127.0.0.1:{}\n    kong_host: x\n",

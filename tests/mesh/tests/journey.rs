@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{Days, Utc};
+use chrono::{Datelike, Days, Months, Utc};
 use mesh::Mesh;
 use platform::testing::eventually;
 use reqwest::Method;
@@ -541,4 +541,316 @@ async fn a_correction_teaches_the_extractor_only_that_user_until_the_account_is_
     let forgotten = extract(token, "paid 125 to Kumaran Stores", true).await;
     assert_eq!(forgotten["rule_id"], "", "{forgotten}");
     assert_eq!(forgotten["expense"]["category"], json!(guessed), "{forgotten}");
+}
+
+/// A Kafka payload as the event `T` (its `prost::Message` comes with `contracts::Event`).
+fn decode<T: contracts::Event>(payload: &[u8]) -> T {
+    T::decode(payload).expect("a protobuf event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_spending_past_80_percent_warns_once_edits_move_it_and_deleting_the_account_purges() {
+    let mesh = Mesh::start().await;
+    // Borrowed by the helpers below (async closures), owned until the end of the test.
+    let mesh = &mesh;
+    let asha = mesh.signup("asha").await;
+    let ravi = mesh.signup("ravi").await;
+    let token = asha.access_token.as_str();
+    let (status, _) = mesh.get_until("/v1/users/me", token, WAIT, |s, _| s == 200).await;
+    assert_eq!(status, 200, "no profile");
+    let (status, body) = mesh
+        .call(
+            Method::PATCH,
+            "/v1/users/me",
+            Some(token),
+            Some(json!({"default_currency": "INR", "timezone": "Asia/Kolkata",
+                        "update_mask": ["default_currency", "timezone"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Kolkata).date_naive();
+    let month_start = today.with_day(1).unwrap();
+    let last_month = month_start.checked_sub_months(Months::new(1)).unwrap();
+
+    // A monthly food budget of 1000 rupees; a retry of the create is the same budget.
+    let create = json!({"name": "Food", "amount": "1000", "currency": "INR",
+        "category": "FOOD_AND_DRINK", "period": "MONTHLY",
+        "request_id": uuid::Uuid::new_v4().to_string()});
+    let (status, budget) = mesh.post("/v1/budgets", Some(token), create.clone()).await;
+    assert_eq!(status, 200, "{budget}");
+    let id = budget["id"].as_str().unwrap().to_owned();
+    assert_eq!(budget["amount"], "1000.00", "{budget}");
+    assert_eq!(
+        budget["alert_percents"],
+        json!([80, 100]),
+        "the default: {budget}"
+    );
+    assert_eq!(
+        (
+            &budget["status"]["state"],
+            &budget["status"]["spent"],
+            &budget["status"]["percent"]
+        ),
+        (&json!("UNDER"), &json!("0.00"), &json!(0)),
+        "{budget}"
+    );
+    assert_eq!(budget["status"]["period_start"], json!(month_start.to_string()));
+    let (status, again) = mesh.post("/v1/budgets", Some(token), create).await;
+    assert_eq!((status, &again["id"]), (200, &json!(id)), "{again}");
+    let (_, all) = mesh.get("/v1/budgets", token).await;
+    assert_eq!(all["budgets"].as_array().map(Vec::len), Some(1), "{all}");
+
+    // Bad budgets are refused naming the field; Ravi cannot see hers.
+    let (status, body) = mesh
+        .post(
+            "/v1/budgets",
+            Some(token),
+            json!({"name": "x", "amount": "-5", "currency": "INR", "period": "MONTHLY"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("INVALID_ARGUMENT")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("amount"), "{body}");
+    let (status, _) = mesh.get(&format!("/v1/budgets/{id}"), &ravi.access_token).await;
+    assert_eq!(status, 404, "another user's budget is a missing one");
+
+    let path = format!("/v1/budgets/{id}");
+    // Waits until the budget's status satisfies `done`; the last Budget seen.
+    let status_until = |done: fn(&Value) -> bool| {
+        let path = path.clone();
+        async move {
+            let (_, b) = mesh
+                .get_until(&path, token, WAIT, |s, b| s == 200 && done(&b["status"]))
+                .await;
+            b
+        }
+    };
+    let extract = |text: &'static str| async move {
+        let (status, body) = mesh
+            .post("/v1/extractions", Some(token), json!({"text": text}))
+            .await;
+        assert_eq!(status, 200, "{text}: {body}");
+        assert_eq!(body["expense"]["occurred_on"], json!(today.to_string()), "{body}");
+        body["expense"]["id"].as_str().unwrap().to_owned()
+    };
+
+    // She types what she spends. 60%: still under.
+    let toit = extract("dinner at Toit 600 rupees today").await;
+    let b = status_until(|s| s["expense_count"] == 1).await;
+    assert_eq!(
+        (
+            &b["status"]["spent"],
+            &b["status"]["percent"],
+            &b["status"]["state"]
+        ),
+        (&json!("600.00"), &json!(60), &json!("UNDER")),
+        "{b}; budget-service log:\n{}",
+        mesh.tail(mesh::Proc::Budget, 20)
+    );
+    // A ride is not food, and a coffee in dollars is left out but counted as such.
+    extract("uber 320 today").await;
+    extract("coffee 5 USD at Starbucks today").await;
+    let b = status_until(|s| s["other_currency_count"] == 1).await;
+    assert_eq!(
+        (&b["status"]["spent"], &b["status"]["expense_count"]),
+        (&json!("600.00"), &json!(1)),
+        "{b}"
+    );
+    // 85%: WARNING, and one alert at 80%.
+    let subway = extract("lunch at Subway 250 rupees today").await;
+    let b = status_until(|s| s["expense_count"] == 2).await;
+    assert_eq!(
+        (
+            &b["status"]["spent"],
+            &b["status"]["remaining"],
+            &b["status"]["percent"],
+            &b["status"]["state"]
+        ),
+        (&json!("850.00"), &json!("150.00"), &json!(85), &json!("WARNING")),
+        "{b}"
+    );
+    let (status, alerts) = mesh.get("/v1/alerts", token).await;
+    assert_eq!(status, 200, "{alerts}");
+    let list = alerts["alerts"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{alerts}");
+    assert_eq!(
+        (
+            &list[0]["budget_id"],
+            &list[0]["budget_name"],
+            &list[0]["percent_threshold"],
+            &list[0]["spent"],
+            &list[0]["amount"],
+            &list[0]["currency"],
+            &list[0]["period_start"]
+        ),
+        (
+            &json!(id),
+            &json!("Food"),
+            &json!(80),
+            &json!("850.00"),
+            &json!("1000.00"),
+            &json!("INR"),
+            &json!(month_start.to_string())
+        ),
+        "{alerts}"
+    );
+
+    // Edited below 80% and back above: the spending follows, the alert is not raised again.
+    let patch = |expense: String, body: Value| async move {
+        let (status, _) = mesh
+            .get_until(&format!("/v1/expenses/{expense}"), token, WAIT, |s, _| s == 200)
+            .await;
+        assert_eq!(status, 200, "{expense} never stored");
+        let (status, edited) = mesh
+            .call(
+                Method::PATCH,
+                &format!("/v1/expenses/{expense}"),
+                Some(token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{edited}");
+    };
+    patch(toit.clone(), json!({"amount": "300", "update_mask": ["amount"]})).await;
+    let b = status_until(|s| s["spent"] == "550.00").await;
+    assert_eq!(b["status"]["state"], "UNDER", "{b}");
+    patch(toit.clone(), json!({"amount": "700", "update_mask": ["amount"]})).await;
+    let b = status_until(|s| s["spent"] == "950.00").await;
+    assert_eq!(b["status"]["state"], "WARNING", "{b}");
+    let (_, alerts) = mesh.get("/v1/alerts", token).await;
+    assert_eq!(
+        alerts["alerts"].as_array().map(Vec::len),
+        Some(1),
+        "still one: {alerts}"
+    );
+
+    // A category change moves money out of the budget; a date change into last month.
+    patch(
+        subway,
+        json!({"category": "GROCERIES", "update_mask": ["category"]}),
+    )
+    .await;
+    let b = status_until(|s| s["spent"] == "700.00").await;
+    assert_eq!(b["status"]["expense_count"], 1, "{b}");
+    patch(
+        toit.clone(),
+        json!({"occurred_on": last_month.to_string(), "update_mask": ["occurred_on"]}),
+    )
+    .await;
+    let b = status_until(|s| s["spent"] == "0.00").await;
+    assert_eq!(b["status"]["expense_count"], 0, "{b}");
+    let (status, then) = mesh.get(&format!("{path}?on={last_month}"), token).await;
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(
+        (
+            &then["status"]["period_start"],
+            &then["status"]["spent"],
+            &then["status"]["state"]
+        ),
+        (&json!(last_month.to_string()), &json!("700.00"), &json!("UNDER")),
+        "{then}"
+    );
+    // Last month is its own period: 700 crossed nothing there... until it is 1000, OVER,
+    // which raises that period's 80% and 100% alerts (each once).
+    patch(toit.clone(), json!({"amount": "1000", "update_mask": ["amount"]})).await;
+    let (_, then) = mesh
+        .get_until(&format!("{path}?on={last_month}"), token, WAIT, |_, b| {
+            b["status"]["spent"] == "1000.00"
+        })
+        .await;
+    assert_eq!(
+        (&then["status"]["state"], &then["status"]["percent"]),
+        (&json!("OVER"), &json!(100)),
+        "{then}"
+    );
+    let (_, alerts) = mesh
+        .get_until("/v1/alerts", token, WAIT, |_, b| {
+            b["alerts"].as_array().is_some_and(|a| a.len() == 3)
+        })
+        .await;
+    let seen: Vec<(String, i64)> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["period_start"].as_str().unwrap().to_owned(),
+                a["percent_threshold"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![
+            (last_month.to_string(), 80),
+            (last_month.to_string(), 100),
+            (month_start.to_string(), 80)
+        ],
+        "{alerts}"
+    );
+    // Newest first: this month's 80% came before last month's two.
+    assert_eq!(seen[2], (month_start.to_string(), 80), "{alerts}");
+    // A deletion removes the money.
+    let (status, _) = mesh
+        .call(Method::DELETE, &format!("/v1/expenses/{toit}"), Some(token), None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, then) = mesh
+        .get_until(&format!("{path}?on={last_month}"), token, WAIT, |_, b| {
+            b["status"]["spent"] == "0.00"
+        })
+        .await;
+    assert_eq!(then["status"]["expense_count"], 0, "{then}");
+
+    // Exactly one BudgetAlert event per alert on the topic (a redelivered copy would carry
+    // the same ce_id, which consumers drop).
+    let messages = platform::testing::read_topic(
+        &mesh.infra.brokers,
+        &mesh.topic(contracts::topics::BUDGET_ALERT),
+        3,
+        WAIT,
+        Duration::from_secs(2),
+    )
+    .await;
+    let mut events: Vec<(String, String, i32)> = messages
+        .iter()
+        .map(|m| {
+            let e: contracts::events::BudgetAlert = decode(m.payload.as_deref().unwrap_or_default());
+            assert_eq!(e.user_id, asha.user_id);
+            let a = e.alert.expect("the alert");
+            (m.headers["ce_id"].clone(), a.period_start, a.percent_threshold)
+        })
+        .collect();
+    events.sort();
+    events.dedup();
+    assert_eq!(events.len(), 3, "one event per alert: {events:?}");
+
+    // Ravi has none of it.
+    let (_, his) = mesh.get("/v1/budgets", &ravi.access_token).await;
+    assert_eq!(his["budgets"], json!([]), "{his}");
+    let (_, his) = mesh.get("/v1/alerts", &ravi.access_token).await;
+    assert_eq!(his["alerts"], json!([]), "{his}");
+
+    // Deleting the account purges her budgets and alerts (her token still works until it
+    // expires, so it can ask).
+    let (status, body) = mesh.call(Method::DELETE, "/v1/users/me", Some(token), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        eventually(WAIT, || async {
+            let (s1, budgets) = mesh.get("/v1/budgets", token).await;
+            let (s2, alerts) = mesh.get("/v1/alerts", token).await;
+            s1 == 200 && s2 == 200 && budgets["budgets"] == json!([]) && alerts["alerts"] == json!([])
+        })
+        .await,
+        "budgets or alerts survive the account: {} {}",
+        mesh.get("/v1/budgets", token).await.1,
+        mesh.get("/v1/alerts", token).await.1
+    );
+    let (status, _) = mesh.get(&path, token).await;
+    assert_eq!(status, 404);
 }

@@ -50,7 +50,7 @@ test: ## Start the infrastructure, run lint and every test, stop what was starte
 CHAOS_INFRA := ET_DATA_DIR=$(CURDIR)/.data/chaos ET_PG_PORT=55442 ET_KAFKA_PORT=59102 ET_KAFKA_CONTROLLER_PORT=59103
 
 .PHONY: chaos
-chaos: ## Fault tests on a private PostgreSQL + Kafka: SIGKILL mid-burst, Kafka down, PostgreSQL restart, rolling restart
+chaos: ## Fault tests on a private PostgreSQL + Kafka: SIGKILL mid-burst (expense, budget), Kafka down, PostgreSQL restart, rolling restart
 	@$(CARGO) build -q --workspace --bins
 	@export $(CHAOS_INFRA); \
 	$(INFRA) up >/dev/null; \
@@ -68,7 +68,7 @@ run: ## Bring the whole mesh up locally and print how to try it
 	@scripts/run.sh
 
 .PHONY: demo
-demo: ## Run the worked example (signup, extract, list, edit, summarise) through the edge; starts the mesh if needed
+demo: ## Run the worked example (signup, extract, list, edit, summarise, a correction learned, a budget's alert) through the edge; starts the mesh if needed
 	@scripts/demo.sh
 
 .PHONY: kong-config
@@ -86,7 +86,7 @@ eval: ## Extractor accuracy per field and source, dev vs heldout: services/ds/ev
 .PHONY: learning-curve
 learning-curve: ## Replay the dev sets as one user correcting every wrong answer: accuracy on repeats, with vs without memory
 	$(INFRA) up >/dev/null
-	$(CARGO) build --release -p auth-service -p user-service -p expense-service -p ds -p edge -p mesh-tests --bins
+	$(CARGO) build --release -p auth-service -p user-service -p expense-service -p ds -p budget-service -p edge -p mesh-tests --bins
 	eval "$$($(INFRA) env)"; target/release/learning-curve
 
 .PHONY: bench
@@ -104,10 +104,10 @@ DOCKER ?= docker
 IMAGE_REPO ?= expense-tracker
 IMAGE_TAG ?= dev
 IMAGES := auth-service=services/auth user-service=services/user expense-service=services/expense \
-	ds-service=services/ds edge=gateway/edge
+	ds-service=services/ds budget-service=services/budget edge=gateway/edge
 
 .PHONY: images
-images: ## Build the images of the four services and the edge (IMAGE_REPO, IMAGE_TAG)
+images: ## Build the images of the five services and the edge (IMAGE_REPO, IMAGE_TAG)
 	@for spec in $(IMAGES); do \
 	  name=$${spec%%=*}; dir=$${spec#*=}; \
 	  echo "== $(IMAGE_REPO)/$$name:$(IMAGE_TAG) ($$dir/Dockerfile)"; \

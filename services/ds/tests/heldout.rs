@@ -250,16 +250,46 @@ fn corpus_dev_and_heldout() {
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
         .collect();
     files.sort();
-    let mut dev = Report::default();
-    let mut heldout = Report::default();
+    // The floors were measured file by file as the corpus grew: the first pass's files
+    // together, then each later file on its own (a harder file added later must not hide a
+    // regression on the earlier ones, nor fail the floors they were set on).
+    let (mut dev, mut heldout) = (Report::default(), Report::default());
+    let (mut later_dev, mut later_heldout) = (Report::default(), Report::default());
     for file in &files {
-        dev.merge(score_lines(file, Some("dev")));
-        heldout.merge(score_lines(file, Some("heldout")));
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if FIRST_PASS_FILES.contains(&name) {
+            dev.merge(score_lines(file, Some("dev")));
+            heldout.merge(score_lines(file, Some("heldout")));
+        } else {
+            later_dev.merge(score_lines(file, Some("dev")));
+            later_heldout.merge(score_lines(file, Some("heldout")));
+        }
     }
-    check_report(&dir.join("*.jsonl (dev)"), dev, DEV_FLOORS);
-    check_report(&dir.join("*.jsonl (heldout)"), heldout, HELDOUT_FLOORS);
+    check_report(
+        &dir.join("{cards-world,south-asia-africa}.jsonl (dev)"),
+        dev,
+        DEV_FLOORS,
+    );
+    check_report(
+        &dir.join("{cards-world,south-asia-africa}.jsonl (heldout)"),
+        heldout,
+        HELDOUT_FLOORS,
+    );
+    check_report(&dir.join("later files (dev)"), later_dev, LATER_DEV_FLOORS);
+    check_report(
+        &dir.join("later files (heldout)"),
+        later_heldout,
+        LATER_HELDOUT_FLOORS,
+    );
 }
 
+/// The corpus files the first floors were measured on.
+const FIRST_PASS_FILES: [&str; 2] = ["cards-world.jsonl", "south-asia-africa.jsonl"];
+
 /// amount+currency, merchant, category, date, rejected.
-const DEV_FLOORS: [f64; 5] = [0.93, 0.74, 0.80, 0.91, 0.88];
-const HELDOUT_FLOORS: [f64; 5] = [0.91, 0.67, 0.60, 0.87, 0.78];
+const DEV_FLOORS: [f64; 5] = [0.97, 0.88, 0.86, 0.96, 0.94];
+const HELDOUT_FLOORS: [f64; 5] = [0.94, 0.73, 0.65, 0.93, 0.83];
+/// The files added after the first pass (world-2.jsonl: statement and export rows, mobile
+/// money, multi-line alerts): what the second pass reached.
+const LATER_DEV_FLOORS: [f64; 5] = [0.88, 0.47, 0.33, 0.82, 0.62];
+const LATER_HELDOUT_FLOORS: [f64; 5] = [0.78, 0.47, 0.50, 0.78, 0.54];

@@ -667,7 +667,12 @@ impl Finder<'_, '_> {
             if prev.is_word() && !prev_is_marker {
                 c.score -= 50;
             }
-            if prev.is_sym('+') || prev.is_sym('#') || prev.is_sym('*') || prev.is_sym('x') {
+            // "+254712…" is a phone number; "+50,00" on a statement line a signed amount (money
+            // in: refused once chosen).
+            let signed = prev.is_sym('+')
+                && prev.space_before
+                && (first.raw.contains([',', '.']) || first.raw.len() < 7);
+            if prev.is_sym('+') && !signed || prev.is_sym('#') || prev.is_sym('*') || prev.is_sym('x') {
                 c.score -= 60;
             }
             // "alert(1)", "file_2": a symbol glued between a word and the number.

@@ -213,6 +213,12 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     if s.otp {
         return Some("OTP");
     }
+    if card_bill_payment(tokens) {
+        return Some("credit card bill payment (money moved to the card, not spent)");
+    }
+    if credit_column(tokens) {
+        return Some("credit");
+    }
     if s.failed || (s.could_not && s.processed) {
         return Some("failed or declined transaction");
     }
@@ -239,6 +245,56 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         return Some("balance alert");
     }
     None
+}
+
+/// Paying the card's own bill: "Thanks for your Credit Card Payment", "credit card bill of
+/// Rs 2,500 has been paid", "PAYMENT - THANK YOU" on a card statement, "Online Payment …
+/// credited to your card". The purchases were the expenses; this moves money to the card.
+fn card_bill_payment(tokens: &[Token]) -> bool {
+    let words: Vec<&str> = tokens
+        .iter()
+        .filter(|t| t.is_word())
+        .map(|t| t.lower.as_ref())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let credit_card = words.windows(2).any(|p| p == ["credit", "card"]);
+    let phrase = words.windows(3).any(|p| {
+        p == ["credit", "card", "payment"]
+            || p == ["credit", "card", "bill"]
+            || p == ["card", "bill", "paid"]
+            || p == ["payment", "thank", "you"]
+    });
+    let repaid = credit_card && (has("repayment") || has("repaid"));
+    // "Payment of Rs 1000 … was credited to your card", "… received on your … Credit Card".
+    let to_the_card = words.windows(3).any(|p| {
+        matches!(p[0], "credited" | "received")
+            && matches!(p[1], "to" | "on" | "towards")
+            && matches!(p[2], "your" | "card")
+    }) && has("payment");
+    phrase && (has("paid") || has("payment") || has("thank") || has("thanks")) || repaid || to_the_card
+}
+
+/// A statement or export line whose last word marks the amount as a credit: "25.00 CNY
+/// CREDIT", "16,50 (crédit)", "4,621.01 CR".
+fn credit_column(tokens: &[Token]) -> bool {
+    let Some(k) = tokens.iter().rposition(|t| t.is_word()) else {
+        return false;
+    };
+    let only_symbols_after = tokens[k + 1..].iter().all(|t| t.kind == super::token::Kind::Sym);
+    let after_amount = tokens[..k].iter().rev().take(3).any(|t| t.is_num());
+    // "Bal: NGN20,817.22CR" marks the balance, not the amount.
+    let after_balance =
+        tokens[..k].iter().rev().take(6).any(|t| {
+            t.is_word() && matches!(t.lower.as_ref(), "bal" | "balance" | "avl" | "solde" | "saldo")
+        });
+    only_symbols_after
+        && after_amount
+        && !after_balance
+        && (tokens[k].space_before || k > 0 && tokens[k - 1].is_sym('('))
+        && matches!(
+            tokens[k].lower.as_ref(),
+            "credit" | "crédit" | "cr" | "haben" | "gutschrift"
+        )
 }
 
 /// How much a word says "promotion": 2 for links and calls to act, 1 for sales words.

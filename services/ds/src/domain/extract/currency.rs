@@ -352,22 +352,28 @@ pub(crate) fn find_markers(tokens: &[Token], shouting: bool) -> Vec<Marker> {
                         i
                     };
                     let strength = if t.raw.len() == 3 && t.is_all_caps() { 3 } else { 2 };
+                    // An ISO code names one currency, whatever family its word belongs to
+                    // ("CNY" is no Hong Kong dollar, "INR" no Pakistani rupee).
+                    let hint = match Currency::parse(t.raw) {
+                        Ok(c) if !hint.family.is_empty() => Hint::code(c.code()),
+                        _ => *hint,
+                    };
                     markers.push(Marker {
                         first: i,
                         last,
-                        hint: *hint,
+                        hint,
                         side: *side,
                         strength,
                     });
                     i = last + 1;
                     continue;
                 }
-                if let Some(code) = super::language::WORDS.currencies.get(t.lower.as_ref()) {
+                if let Some((code, family)) = super::language::WORDS.currencies.get(t.lower.as_ref()) {
                     // Currency words of the language data ("руб", "원", "ksh").
                     markers.push(Marker {
                         first: i,
                         last: i,
-                        hint: Hint::code(code),
+                        hint: Hint::family(code, family),
                         side: Side::Both,
                         strength: 2,
                     });

@@ -309,6 +309,16 @@ impl<'t, 'a> Scanner<'t, 'a> {
             }
             return None;
         }
+        // "20230511": a statement's compact year-month-day, when it is a real day of the last
+        // ten years (a reference number rarely is one).
+        if t.raw.len() == 8 && t.raw.bytes().all(|b| b.is_ascii_digit()) {
+            let (y, m, d) = (&t.raw[..4], &t.raw[4..6], &t.raw[6..]);
+            let (y, m, d): (i32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+            let r = self.rules.reference;
+            let date = NaiveDate::from_ymd_opt(y, m, d)?;
+            let recent = date <= r + chrono::TimeDelta::days(1) && y >= r.year() - 10;
+            return recent.then_some((1, Found::Date(date)));
+        }
         let a = digits(t)?;
         // "19/09", "19/09/2018", "2018-10-05", "05-10-2018", "12/01/24".
         for sep in ['/', '-'] {

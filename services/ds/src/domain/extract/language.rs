@@ -34,6 +34,9 @@ impl Roles {
     pub const PAYEE: Roles = Roles(1 << 11);
     /// Labels a fee or commission.
     pub const FEE: Roles = Roles(1 << 12);
+    /// A field label naming the payee when a colon follows ("Where:", "Lugar de
+    /// Transacción:", "Fvg:", "لدى:"): the name after the colon is the merchant.
+    pub const PAYEE_LABEL: Roles = Roles(1 << 13);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -58,6 +61,7 @@ impl Roles {
             "future" => Roles::FUTURE,
             "payee" => Roles::PAYEE,
             "fee" => Roles::FEE,
+            "payee-label" => Roles::PAYEE_LABEL,
             _ => return None,
         })
     }
@@ -83,13 +87,24 @@ pub(crate) struct Words {
     /// tokens: by the word, and the lengths (in characters) they come in, longest first.
     glued: FastMap<&'static str, Roles>,
     glued_lens: Vec<usize>,
-    /// Currency words: lower-case word → ISO code.
-    pub currencies: FastMap<String, &'static str>,
+    /// Currency words: lower-case word → ISO code, and the currencies written with the
+    /// same word (the user's default wins among them: "ريال" is a Saudi riyal unless the
+    /// user's currency is the Iranian rial).
+    pub currencies: FastMap<String, (&'static str, &'static [&'static str])>,
 }
 
-/// Hangul syllables and jamo: compounds are written as one token.
+/// Hangul syllables and jamo, CJK ideographs and kana: compounds (or whole phrases) are
+/// written as one token.
 pub(crate) fn is_glued_script(c: char) -> bool {
-    matches!(c, '\u{ac00}'..='\u{d7a3}' | '\u{1100}'..='\u{11ff}' | '\u{3130}'..='\u{318f}')
+    matches!(
+        c,
+        '\u{ac00}'..='\u{d7a3}'
+            | '\u{1100}'..='\u{11ff}'
+            | '\u{3130}'..='\u{318f}'
+            | '\u{4e00}'..='\u{9fff}'
+            | '\u{3400}'..='\u{4dbf}'
+            | '\u{3040}'..='\u{30ff}'
+    )
 }
 
 pub(crate) static WORDS: LazyLock<Words> = LazyLock::new(build);
@@ -110,10 +125,17 @@ fn build() -> Words {
             panic!("languages.tsv: malformed line {line:?}");
         };
         let words = words.split('|').map(str::trim).filter(|w| !w.is_empty());
-        if let Some(code) = role.strip_prefix("currency:") {
-            let code: &'static str = code;
+        if let Some(codes) = role.strip_prefix("currency:") {
+            // "currency:SAR/QAR/IRR": the first code, then the others sharing the word.
+            let family: Vec<&'static str> = codes.split('/').collect();
+            let code = family[0];
+            let family: &'static [&'static str] = if family.len() > 1 {
+                Box::leak(family.into_boxed_slice())
+            } else {
+                &[]
+            };
             for w in words {
-                currencies.insert(w.to_lowercase(), code);
+                currencies.insert(w.to_lowercase(), (code, family));
             }
             continue;
         }
@@ -233,7 +255,8 @@ mod tests {
         let r = roles("결제예정금액");
         assert!(r.has(Roles::DUE) && r.has(Roles::AMOUNT), "{r:?}");
         assert!(roles("해외승인취소").has(Roles::DECLINED));
-        assert_eq!(WORDS.currencies.get("원"), Some(&"KRW"));
-        assert_eq!(WORDS.currencies.get("ksh"), Some(&"KES"));
+        assert_eq!(WORDS.currencies.get("원").map(|c| c.0), Some("KRW"));
+        assert_eq!(WORDS.currencies.get("ksh").map(|c| c.0), Some("KES"));
+        assert!(WORDS.currencies.get("ريال").is_some_and(|c| c.1.contains(&"IRR")));
     }
 }

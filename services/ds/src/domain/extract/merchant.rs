@@ -271,7 +271,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
         let tokens = self.tokens();
         tokens[i].is_word() && {
             let roles = language::roles_of(tokens, i);
-            !roles.is_empty() && !roles.has(Roles::PAYEE)
+            !roles.is_empty() && !roles.has(Roles::PAYEE) && !roles.has(Roles::PAYEE_LABEL)
         }
     }
 
@@ -589,10 +589,24 @@ fn from_vpa(cx: &Ctx) -> Option<Found> {
 /// "Info: UPI/P2M/412345678901/SWIGGY LIMITED/..." and similar slash-separated lines.
 fn from_info(cx: &Ctx) -> Option<Found> {
     let tokens = cx.tokens();
-    let start = tokens
+    let label = tokens
         .iter()
-        .position(|t| t.is_word() && matches!(t.lower.as_ref(), "info" | "desc" | "narration" | "remarks"))?;
-    let mut k = start + 1;
+        .position(|t| t.is_word() && matches!(t.lower.as_ref(), "info" | "desc" | "narration" | "remarks"));
+    let mut k = match label {
+        Some(start) => start + 1,
+        // No label, but a rail's slash-separated narration: "UPI/P2M/000000000000/RAHUL SHARMA".
+        None => tokens.iter().enumerate().position(|(k, t)| {
+            t.is_word()
+                && matches!(
+                    t.lower.as_ref(),
+                    "upi" | "imps" | "neft" | "rtgs" | "ach" | "nach"
+                )
+                && tokens
+                    .get(k + 1)
+                    .is_some_and(|n| n.is_sym('/') && !n.space_before)
+                && tokens.get(k + 2).is_some_and(|n| !n.space_before)
+        })?,
+    };
     if tokens.get(k).is_some_and(|t| t.is_sym(':') || t.is_sym('-')) {
         k += 1;
     }
@@ -605,9 +619,13 @@ fn from_info(cx: &Ctx) -> Option<Found> {
             && tokens[j].kind == Kind::Sym
             && matches!(tokens[j].lower.as_ref(), "/" | "*" | "-" | "_" | "|");
         let stop = !at_end
-            && tokens[j].kind == Kind::Sym
-            && matches!(tokens[j].lower.as_ref(), "." | ";" | "," | "(" | ")")
-            && tokens.get(j + 1).is_none_or(|n| n.space_before);
+            && (tokens[j].kind == Kind::Sym
+                && matches!(tokens[j].lower.as_ref(), "." | ";" | "," | "(" | ")" | "?")
+                && tokens.get(j + 1).is_none_or(|n| n.space_before)
+                // The narration ends where the message goes on: "…/RAHUL SHARMA Not you?".
+                || j > seg_start
+                    && tokens[j].space_before
+                    && (tokens[j].is_num() || tokens[j].is_word() && is_hard_stop(&tokens[j].lower)));
         if at_end || sep || stop {
             let seg = &tokens[seg_start..j];
             let words: Vec<&Token> = seg.iter().filter(|t| t.is_word()).collect();
@@ -738,8 +756,17 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
         } else {
             (Roles::default(), 1)
         };
-        if t.is_word() && w == "at" || at_sign || roles.has(Roles::PAYEE) {
-            let after = if at_sign || w == "at" { i + 1 } else { i + len };
+        let colon_after = tokens.get(i + len).is_some_and(|n| n.is_sym(':'));
+        if roles.has(Roles::PAYEE_LABEL) && colon_after {
+            // "Where:  REI #11 SEATTLE WA", "Lugar de Transacción: CAFE SAN ALBERTO MUSEO".
+            if let Some(f) = cx.phrase(i + len + 1, true) {
+                offer(80, f);
+            }
+        } else if t.is_word() && w == "at" || at_sign || roles.has(Roles::PAYEE) {
+            let mut after = if at_sign || w == "at" { i + 1 } else { i + len };
+            if tokens.get(after).is_some_and(|n| n.is_sym(':')) {
+                after += 1; // "لدى: HUNGERSTATION"
+            }
             if let Some(f) = cx.phrase(after, true) {
                 offer(80, f);
             }
@@ -811,11 +838,19 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                     let acronym = f.first == f.last
                         && tokens[f.first].is_all_caps()
                         && tokens[f.first].raw.chars().count() <= 5;
+                    // "Psychodela: 13.93" names the place; "Hora: 15:33:30", "Subject: …" and a
+                    // bank's "BBVA: Pago de $1,299.00 a TELCEL" label a field or sign a message.
+                    let after_colon = a.roles.get(f.last + 2).copied();
+                    let amount_after_colon = matches!(after_colon, Some(Role::Amount | Role::Currency));
+                    let colon_names = next.is_some_and(|n| n.is_sym(':'))
+                        && (f.last + 2 >= tokens.len() || !cx.bank_word(f.last + 2))
+                        && (amount_after_colon
+                            || !a.style.bank && !matches!(after_colon, Some(Role::Date | Role::Time)));
                     let follows_ok = match next {
                         None => f.known.is_some(),
                         Some(n) => {
                             matches!(a.roles[f.last + 1], Role::Amount | Role::Currency)
-                                || n.is_sym(':')
+                                || colon_names
                                 || (n.is_sym('-') && n.space_before)
                                 || n.is_sym('–')
                                 || f.known.is_some()

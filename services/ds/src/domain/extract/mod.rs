@@ -60,13 +60,17 @@ pub struct ExtractContext {
 
 impl ExtractContext {
     /// A context that reads numeric dates the way the default currency's country writes
-    /// them: month first for US dollars and Philippine pesos ("10/02" is October 2 on a US
-    /// card alert), day first everywhere else.
+    /// them: month first for US and Canadian dollars, Philippine pesos and the East Asian
+    /// currencies ("10/02" is October 2 on a US card alert, "04/01" April 1 on a Korean card
+    /// approval or a Chinese card statement), day first everywhere else.
     pub fn new(reference_date: NaiveDate, default_currency: Currency) -> Self {
         ExtractContext {
             reference_date,
             default_currency,
-            day_first: !matches!(default_currency.code(), "USD" | "PHP"),
+            day_first: !matches!(
+                default_currency.code(),
+                "USD" | "PHP" | "CAD" | "KRW" | "CNY" | "JPY" | "TWD"
+            ),
         }
     }
 }
@@ -233,6 +237,13 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
     let Some((best, currency, currency_note, amount, amount_notes)) = chosen else {
         return Err(Rejection::NoAmount);
     };
+    // "+50,00" on a statement or export line: money in, whatever the words say.
+    if best.first > 0 && !tokens[best.first].space_before && tokens[best.first - 1].is_sym('+') {
+        let plus = &tokens[best.first - 1];
+        if plus.space_before && best.marker.is_none_or(|k| markers[k].first > best.last) {
+            return Err(Rejection::NotAnExpense("credit (a '+' amount)".to_owned()));
+        }
+    }
     roles[best.first..=best.last].fill(Role::Amount);
     for m in &markers {
         if (m.first..=m.last).all(|k| roles[k] == Role::Free) {

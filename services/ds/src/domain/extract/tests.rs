@@ -887,3 +887,103 @@ fn low_confidence_is_flagged() {
     }
     assert!(run("5 stuff", "USD").confidence < super::LOW_CONFIDENCE);
 }
+
+// === second pass (issue 14): statement rows, labels, rails, scripts ===
+
+#[test]
+fn statement_rows_marked_as_money_in_are_refused() {
+    for text in [
+        "2018-03-14  +50,00  Loterij Organisatie B.V.  Gewonnen",
+        "31/03/2025  RETURN:  SOME SHOP  CHN  CN  25.00  CNY  CREDIT",
+        "13/06  VIREMENT SEPA  EVI MUTUELLE  16,50 (crédit)",
+        "24/03/2025  PAYMENT - THANK YOU  3,266.16  CNY",
+        "Your credit card bill of Rs.2,500.00 has been paid successfully via autopay.",
+        "2019-04-16 10:28:55  零钱充值  工商银行(9876)  /  ¥1300.00  充值完成",
+        "2023-02-04 18:21:04  退款  亲情卡  16.03  交通银行信用卡(7449)  退款成功",
+    ] {
+        assert!(
+            matches!(extract(text, &ctx("EUR")), Err(Rejection::NotAnExpense(_))),
+            "{text}"
+        );
+    }
+    // A balance marked CR is no credit of the amount.
+    let x = run(
+        "Your Acct 301XXXX678 Has Been Debited with NGN3,500.00 On 01-Jul-2026 By IKEJA ELECTRIC/PREPAID TOKEN. Bal: NGN20,817.22CR",
+        "NGN",
+    );
+    assert_eq!(x.amount.to_string(), "3500.00");
+}
+
+#[test]
+fn iso_codes_name_one_currency() {
+    assert_eq!(
+        money("07/04/2025  SALES:  NOODLE HOUSE  CHN  -27.90  CNY  DEBIT", "HKD"),
+        "27.90 CNY"
+    );
+    assert_eq!(money("paid 500 INR for the cab", "PKR"), "500.00 INR");
+    // A word several currencies share follows the user's default.
+    assert_eq!(
+        money("خريد با کارت مبلغ : 9,230,000ريال", "IRR")
+            .split(' ')
+            .nth(1),
+        Some("IRR")
+    );
+}
+
+#[test]
+fn east_asian_and_canadian_dates_are_month_first() {
+    let x = |text: &str, cur: &str| extract(text, &ctx(cur)).unwrap().date.map(|d| d.to_string());
+    assert_eq!(
+        x("하나카드 승인 04/03 11:20 64,500원 일시불 홈플러스", "KRW").as_deref(),
+        Some("2024-04-03")
+    );
+    assert_eq!(
+        x("05/01/2024,CORNER STORE,12.10,,15.00", "CAD").as_deref(),
+        Some("2024-05-01")
+    );
+    assert_eq!(
+        x("05/01/2024 CORNER STORE 12.10", "EUR").as_deref(),
+        Some("2024-01-05")
+    );
+    // Compact statement dates.
+    assert_eq!(
+        x("'5678650000004124',DEBIT,20240318,-68.32,[CW]CITY WATER", "CAD").as_deref(),
+        Some("2024-03-18")
+    );
+}
+
+#[test]
+fn labelled_payee_fields_name_the_merchant() {
+    assert_eq!(
+        merchant(
+            "Amount:   $456.78\nDate:   March 24, 2024\nWhere:  GREEN LEAF OUTFITTERS #11 SEATTLE WA",
+            "USD"
+        )
+        .as_deref(),
+        Some("Green Leaf Outfitters")
+    );
+    assert_eq!(
+        merchant(
+            "Hora: 15:33:30\nValor Transacción: 18,000\nLugar de Transacción: PANADERIA LA ESPIGA\n",
+            "COP"
+        )
+        .as_deref(),
+        Some("Panaderia La Espiga")
+    );
+    // A field label followed by a time, or a bank signing its message, is no merchant.
+    assert_eq!(merchant("Hora: 15:33:30 Valor: 18,000", "COP"), None);
+    let x = run("BANCOX: Pago de $1,299.00 realizado el 14/05/2024", "MXN");
+    assert_eq!(x.merchant, None);
+}
+
+#[test]
+fn rail_narrations_name_the_payee_without_a_label() {
+    assert_eq!(
+        merchant(
+            "INR 726.00 debited A/c no. XX1234 05-05-24, 10:19:49 UPI/P2M/000000000000/ASHA VERMA Not you? SMS BLOCKUPI to 919900000000",
+            "INR"
+        )
+        .as_deref(),
+        Some("Asha Verma")
+    );
+}

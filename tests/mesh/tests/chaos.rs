@@ -286,6 +286,232 @@ async fn kafka_down_signups_succeed_extractions_refuse_and_nothing_is_lost() {
     );
 }
 
+/// `cents` as a decimal string with two places (EUR).
+fn euros(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills processes under load: run by `make chaos`"]
+async fn budget_service_killed_mid_burst_keeps_spending_exact_and_each_alert_once() {
+    use contracts::{
+        events::{ExpenseChangeCause, ExpenseChangeKind, ExpenseChanged},
+        expense::Expense,
+    };
+    const RECORDED: usize = 4_000;
+    const UPDATED: usize = 1_000;
+    const EVENTS: usize = RECORDED + UPDATED;
+    const THRESHOLDS: [i64; 4] = [50, 80, 100, 200];
+    // Where each user's spending ends, in percent of their budget: below, at and past
+    // every threshold.
+    const TARGETS: [i64; 10] = [30, 50, 79, 80, 99, 100, 101, 150, 250, 1000];
+    let mesh = Mesh::start().await;
+    let db = mesh.database_url(Proc::Budget).to_owned();
+
+    // Ten people, each with a monthly budget over every category, in euros.
+    let mut users = Vec::new();
+    for i in 0..TARGETS.len() {
+        users.push(mesh.signup(&format!("burst{i}")).await);
+    }
+    let amount_of = |i: usize| 100 + (i as i64 * 7919) % 50_000;
+    let mut expenses: Vec<Expense> = (0..RECORDED)
+        .map(|i| Expense {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: users[i % users.len()].user_id.clone(),
+            amount: euros(amount_of(i)),
+            currency: "EUR".into(),
+            merchant: format!("Shop {}", i % 37),
+            category: 1 + (i % 15) as i32,
+            occurred_on: format!("2026-11-{:02}", 1 + i % 30),
+            source: 1,
+            version: 1,
+            ..Default::default()
+        })
+        .collect();
+    let mut events: Vec<ExpenseChanged> = expenses
+        .iter()
+        .map(|e| ExpenseChanged {
+            user_id: e.user_id.clone(),
+            expense_id: e.id.clone(),
+            kind: ExpenseChangeKind::Recorded as i32,
+            cause: ExpenseChangeCause::Manual as i32,
+            after: Some(e.clone()),
+            ..Default::default()
+        })
+        .collect();
+    // Edits only raise amounts, so each user's spending only grows whatever the order the
+    // events are applied in: which thresholds are crossed depends on the end state alone.
+    for j in 0..UPDATED {
+        let before = expenses[j * 4].clone();
+        let after = Expense {
+            amount: euros(amount_of(j * 4) + 100),
+            version: 2,
+            ..before.clone()
+        };
+        expenses[j * 4] = after.clone();
+        events.push(ExpenseChanged {
+            user_id: before.user_id.clone(),
+            expense_id: before.id.clone(),
+            kind: ExpenseChangeKind::Updated as i32,
+            cause: ExpenseChangeCause::Manual as i32,
+            before: Some(before),
+            after: Some(after),
+            changed_fields: vec!["amount".into()],
+            ..Default::default()
+        });
+    }
+    let cents = |amount: &str| {
+        let (units, cents) = amount.split_once('.').unwrap();
+        units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap()
+    };
+    let mut budgets = Vec::new();
+    let mut expected_alerts = 0;
+    for (user, target) in users.iter().zip(TARGETS) {
+        let spent: i64 = expenses
+            .iter()
+            .filter(|e| e.user_id == user.user_id)
+            .map(|e| cents(&e.amount))
+            .sum();
+        let amount = spent * 100 / target;
+        let (status, budget) = mesh
+            .post(
+                "/v1/budgets",
+                Some(&user.access_token),
+                json!({"name": "Everything", "amount": euros(amount), "currency": "EUR",
+                       "period": "MONTHLY", "alert_percents": THRESHOLDS}),
+            )
+            .await;
+        assert_eq!(status, 200, "{budget}");
+        // "At or past" a threshold, in exact integers.
+        let crossed: Vec<i64> = THRESHOLDS
+            .iter()
+            .copied()
+            .filter(|t| spent * 100 >= amount * t)
+            .collect();
+        expected_alerts += crossed.len();
+        budgets.push((user, budget["id"].as_str().unwrap().to_owned(), spent, crossed));
+    }
+
+    // The burst waits on the topic while budget-service is down...
+    mesh.stop(Proc::Budget, libc::SIGTERM);
+    let producer = EventProducer::new(&mesh.infra.brokers, "/chaos", Duration::from_secs(30))
+        .unwrap()
+        .with_topic_suffix(&mesh.topic_suffix);
+    let published = stream::iter(events.iter())
+        .map(|e| producer.publish(e))
+        .buffer_unordered(256)
+        .filter(|r| std::future::ready(r.is_ok()))
+        .count()
+        .await;
+    assert_eq!(published, EVENTS, "every event acknowledged by the broker");
+
+    // ... then it starts applying it and is SIGKILLed part-way through. Each RECORDED
+    // applied adds a row of version 1, each UPDATED one version more.
+    mesh.start_again(Proc::Budget);
+    let applied = || {
+        psql(&db, "SELECT coalesce(sum(version), 0) FROM expenses")
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    let at_kill = loop {
+        let n = applied();
+        if n >= 300 || started.elapsed() > Duration::from_secs(60) {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    mesh.stop(Proc::Budget, libc::SIGKILL);
+    let after_kill = applied();
+    let alerts_at_kill = psql(&db, "SELECT count(*) FROM alerts");
+    assert!(
+        at_kill > 0 && after_kill < EVENTS,
+        "the kill should land mid-burst: {at_kill} applied when it was sent, {after_kill} after"
+    );
+
+    // Restarted, it finishes from the last committed offsets.
+    let restarted = Instant::now();
+    mesh.start_again(Proc::Budget);
+    mesh.wait_healthy(Duration::from_secs(60)).await;
+    // As long as it takes while it makes progress: the killed consumer's partitions come
+    // back only after its session times out (45 s), and how fast the rest is applied is
+    // the projection bench's business, not this test's.
+    let (mut last, mut last_progress) = (applied(), Instant::now());
+    while last < EVENTS && last_progress.elapsed() < Duration::from_secs(90) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let n = applied();
+        if n != last {
+            (last, last_progress) = (n, Instant::now());
+        }
+    }
+    let recovered = restarted.elapsed();
+    // Redelivered events must change nothing either: give them a moment to arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(applied(), EVENTS, "events applied after the restart");
+
+    // Spending is exact for everyone, and each crossed threshold raised one alert.
+    let mut alerts_seen = 0;
+    for (user, id, spent, crossed) in &budgets {
+        let (status, b) = mesh
+            .get(&format!("/v1/budgets/{id}?on=2026-11-15"), &user.access_token)
+            .await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(b["status"]["spent"], json!(euros(*spent)), "{}: {b}", user.email);
+        assert_eq!(b["status"]["expense_count"], json!(RECORDED / users.len()), "{b}");
+        let (status, alerts) = mesh.get("/v1/alerts?page_size=100", &user.access_token).await;
+        assert_eq!(status, 200, "{alerts}");
+        let mut got: Vec<i64> = alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                assert_eq!(a["budget_id"], json!(id));
+                assert_eq!(a["period_start"], "2026-11-01");
+                a["percent_threshold"].as_i64().unwrap()
+            })
+            .collect();
+        got.sort();
+        assert_eq!(&got, crossed, "{}'s alerts: {alerts}", user.email);
+        alerts_seen += got.len();
+    }
+    assert_eq!(alerts_seen, expected_alerts);
+
+    // On the topic, once the relay has drained the outbox: each alert exactly once (a copy
+    // the relay re-sent after the kill would carry the same ce_id, which consumers drop).
+    let waited = Instant::now();
+    while psql(&db, "SELECT count(*) FROM outbox") != "0" && waited.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let messages = platform::testing::read_topic(
+        &mesh.infra.brokers,
+        &mesh.topic(contracts::topics::BUDGET_ALERT),
+        expected_alerts,
+        Duration::from_secs(30),
+        Duration::from_secs(3),
+    )
+    .await;
+    let mut ids: Vec<&str> = messages.iter().map(|m| m.headers["ce_id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    let stored = psql(&db, "SELECT count(*), count(DISTINCT id) FROM alerts");
+    println!(
+        "CHAOS budget-sigkill: {EVENTS} ExpenseChanged for {} users, {after_kill} applied and \
+         {alerts_at_kill} alerts stored at the kill; after restart all applied in {:.1}s, spending \
+         exact for every budget, {expected_alerts} alerts expected, stored (rows|distinct) {stored}, \
+         {} BudgetAlert messages on the topic with {} distinct ids",
+        users.len(),
+        recovered.as_secs_f64(),
+        messages.len(),
+        ids.len()
+    );
+    assert_eq!(
+        stored,
+        format!("{expected_alerts}|{expected_alerts}"),
+        "alerts stored"
+    );
+    assert_eq!(ids.len(), expected_alerts, "distinct BudgetAlert events");
+}
+
 /// What each request of a load run answered.
 #[derive(Default)]
 struct Tally {

@@ -1,1 +1,371 @@
-fn main() {}
+//! budget-service load generator (`cargo bench -p budget-service --bench projection`),
+//! against the real PostgreSQL of `scripts/infra.sh` (skipped, with a message, when it is
+//! down):
+//!
+//! 1. projection throughput: `BENCH_EVENTS` (20,000) `ExpenseChanged` (RECORDED, then an
+//!    UPDATED of every fourth) for 200 users with 3 budgets each go through the consumer's
+//!    handler (`events::on_expense_changed`: processed-event row, user lock, version
+//!    check, upsert, every budget's crossing check, alerts and outbox rows), one
+//!    transaction per event as the consumer does, on as many tasks as Kafka partitions
+//!    (3). Baseline in the same run: a plain insert of the same rows, one transaction per
+//!    event, on as many tasks.
+//! 2. `ListBudgets` with 20 budgets and 10,000 expenses in the period, through gRPC on
+//!    loopback, p50/p99 over `BENCH_CALLS` (500) calls; baselines in the same run:
+//!    `GetBudget` of one of them, and the list's aggregate query alone, direct SQL.
+
+use std::time::{Duration, Instant};
+
+use budget_service::{events, store::queries, Application, Config};
+use contracts::{
+    budget::{
+        budget_service_client::BudgetServiceClient, CreateBudgetRequest, GetBudgetRequest,
+        ListBudgetsRequest, Period,
+    },
+    events::{ExpenseChangeKind, ExpenseChanged},
+    expense::{Category, Expense},
+};
+use diesel::sql_types;
+use diesel_async::RunQueryDsl;
+use futures::future::join_all;
+use platform::{
+    config::Env,
+    db::PgPool,
+    kafka::Envelope,
+    testing::{
+        bench::{env_usize, ms, percentile, reachable},
+        tokens, unique, Infra,
+    },
+};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// The consumer's parallelism: one task per partition of `expense.expense-changed.v1`.
+const TASKS: usize = 3;
+
+fn main() {
+    // `cargo test --all-targets` runs benches without `--bench`: not worth the load.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("projection bench: run it with `cargo bench -p budget-service --bench projection`");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let infra = Infra::from_env();
+    if !reachable(&infra.pg_url) {
+        println!(
+            "projection bench SKIPPED: PostgreSQL ({}) is not reachable. Start it with \
+             `scripts/infra.sh up` and `eval \"$(scripts/infra.sh env)\"`.",
+            infra.pg_url
+        );
+        return;
+    }
+    println!(
+        "budget-service bench ({} cores; figures vary with whatever else runs)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    projection(&infra).await;
+    list_latency(&infra).await;
+}
+
+fn expense(id: Uuid, user: Uuid, minor: i64, category: Category, version: i32) -> Expense {
+    Expense {
+        id: id.to_string(),
+        user_id: user.to_string(),
+        amount: format!("{}.{:02}", minor / 100, minor % 100),
+        currency: "EUR".into(),
+        category: category as i32,
+        occurred_on: "2026-12-10".into(),
+        version,
+        ..Default::default()
+    }
+}
+
+fn envelope(event: ExpenseChanged) -> Envelope<ExpenseChanged> {
+    Envelope {
+        id: Uuid::now_v7(),
+        event,
+        time: None,
+        source: None,
+        topic: "expense.expense-changed.v1".into(),
+        partition: 0,
+        offset: 0,
+    }
+}
+
+async fn migrated_pool(infra: &Infra, size: usize) -> (String, PgPool) {
+    let db = infra.fresh_database().await;
+    platform::db::migrate(&db, budget_service::MIGRATIONS)
+        .await
+        .expect("migrations");
+    let pool = platform::db::pool(&db, size).expect("pool");
+    (db, pool)
+}
+
+async fn projection(infra: &Infra) {
+    let n = env_usize("BENCH_EVENTS", 20_000);
+    let users: Vec<Uuid> = (0..200).map(|_| Uuid::new_v4()).collect();
+    let categories = [Category::Groceries, Category::FoodAndDrink, Category::Transport];
+    // The events, in per-user order (as Kafka keeps them), dealt to TASKS like partitions.
+    let mut lanes: Vec<Vec<Envelope<ExpenseChanged>>> = vec![vec![]; TASKS];
+    let mut rows: Vec<Vec<(Uuid, Uuid, i64, String)>> = vec![vec![]; TASKS];
+    for i in 0..n {
+        let user = users[i % users.len()];
+        let lane = (user.as_u128() % TASKS as u128) as usize;
+        let id = Uuid::now_v7();
+        let category = categories[i % categories.len()];
+        let v1 = expense(id, user, 1000 + (i as i64 % 5000), category, 1);
+        rows[lane].push((
+            user,
+            id,
+            1000 + (i as i64 % 5000),
+            category.as_str_name().to_owned(),
+        ));
+        lanes[lane].push(envelope(ExpenseChanged {
+            user_id: user.to_string(),
+            expense_id: id.to_string(),
+            kind: ExpenseChangeKind::Recorded as i32,
+            after: Some(v1.clone()),
+            ..Default::default()
+        }));
+        if i % 4 == 3 {
+            let v2 = expense(id, user, 2000, category, 2);
+            lanes[lane].push(envelope(ExpenseChanged {
+                user_id: user.to_string(),
+                expense_id: id.to_string(),
+                kind: ExpenseChangeKind::Updated as i32,
+                before: Some(v1),
+                after: Some(v2),
+                ..Default::default()
+            }));
+        }
+    }
+    let total: usize = lanes.iter().map(Vec::len).sum();
+
+    // Baseline: the same rows, a plain INSERT per transaction.
+    let (_, pool) = migrated_pool(infra, TASKS + 1).await;
+    let started = Instant::now();
+    join_all(rows.clone().into_iter().map(|lane| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await.unwrap();
+            for (user, id, minor, category) in lane {
+                diesel::sql_query(
+                    "INSERT INTO expenses (user_id, expense_id, version, amount_minor, currency, category, occurred_on) \
+                     VALUES ($1, $2, 1, $3, 'EUR', $4, '2026-12-10')",
+                )
+                .bind::<sql_types::Uuid, _>(user)
+                .bind::<sql_types::Uuid, _>(id)
+                .bind::<sql_types::BigInt, _>(minor)
+                .bind::<sql_types::Text, _>(category)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+    }))
+    .await;
+    let plain = started.elapsed();
+    let plain_rate = n as f64 / plain.as_secs_f64();
+
+    // The handler, on a fresh database with 3 budgets per user.
+    let (_, pool) = migrated_pool(infra, TASKS + 1).await;
+    {
+        let mut conn = pool.get().await.unwrap();
+        for (u, user) in users.iter().enumerate() {
+            for (c, category) in [None, Some("GROCERIES"), Some("TRANSPORT")]
+                .into_iter()
+                .enumerate()
+            {
+                diesel::sql_query(
+                    "INSERT INTO budgets (id, user_id, name, amount_minor, currency, category, period, alert_percents) \
+                     VALUES ($1, $2, 'b', $3, 'EUR', $4, 'MONTHLY', '{50,80,100}')",
+                )
+                .bind::<sql_types::Uuid, _>(Uuid::now_v7())
+                .bind::<sql_types::Uuid, _>(*user)
+                .bind::<sql_types::BigInt, _>(100_000 + (u * 3 + c) as i64 * 1000)
+                .bind::<sql_types::Nullable<sql_types::Text>, _>(category)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+    let started = Instant::now();
+    join_all(lanes.into_iter().map(|lane| {
+        let pool = pool.clone();
+        async move {
+            for env in lane {
+                events::on_expense_changed(&pool, env).await.expect("applied");
+            }
+        }
+    }))
+    .await;
+    let handled = started.elapsed();
+    let rate = total as f64 / handled.as_secs_f64();
+    let mut conn = pool.get().await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = sql_types::BigInt)]
+        n: i64,
+    }
+    let alerts: Count = diesel::sql_query("SELECT count(*) AS n FROM alerts")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    println!(
+        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) in {:.2} s = {rate:.0} events/s on {TASKS} tasks, {} alerts raised",
+        total - n,
+        handled.as_secs_f64(),
+        alerts.n
+    );
+    println!(
+        "  baseline: plain INSERT of the same {n} rows, one transaction each: {plain_rate:.0} rows/s; handler / baseline = {:.2}",
+        rate / plain_rate
+    );
+}
+
+/// `msg` with `user`'s token.
+fn authed<T>(user: Uuid, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert("authorization", tokens::bearer(user));
+    r
+}
+
+async fn list_latency(infra: &Infra) {
+    let calls = env_usize("BENCH_CALLS", 500);
+    let (db, pool) = migrated_pool(infra, 2).await;
+    let mut vars = vec![
+        ("DATABASE_URL", db.as_str()),
+        ("GRPC_ADDR", "127.0.0.1:0"),
+        ("KAFKA_BROKERS", infra.brokers.as_str()),
+        ("DB_POOL_SIZE", "4"),
+        ("USER_SERVICE_ADDR", "http://127.0.0.1:9"),
+    ];
+    let suffix = format!("-{}", unique("bench"));
+    vars.push(("KAFKA_TOPIC_SUFFIX", suffix.as_str()));
+    vars.extend(tokens::verifier_env());
+    let app = Application::build(Config::from_env(&Env::from_pairs(vars)).unwrap())
+        .await
+        .expect("app");
+    let port = app.port();
+    let stop = app.shutdown_token();
+    tokio::spawn(app.run_until_stopped());
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = BudgetServiceClient::new(channel);
+    let user = Uuid::new_v4();
+    let mut first = String::new();
+    for i in 0..20 {
+        let b = client
+            .create_budget(authed(
+                user,
+                CreateBudgetRequest {
+                    name: format!("budget {i}"),
+                    amount: "100000.00".into(),
+                    currency: "EUR".into(),
+                    category: (i % 16) as i32,
+                    period: if i % 2 == 0 {
+                        Period::Monthly
+                    } else {
+                        Period::Weekly
+                    } as i32,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        if i == 0 {
+            first = b.id;
+        }
+    }
+    // 10,000 expenses of the user in December 2026 (some in USD), and 90,000 of others.
+    let mut conn = pool.get().await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO expenses (user_id, expense_id, version, amount_minor, currency, category, occurred_on) \
+         SELECT CASE WHEN g <= 10000 THEN $1 ELSE gen_random_uuid() END, gen_random_uuid(), 1, 100 + g % 900, \
+                CASE WHEN g % 10 = 0 THEN 'USD' ELSE 'EUR' END, \
+                (ARRAY['FOOD_AND_DRINK','GROCERIES','TRANSPORT','SHOPPING','HOUSING','UTILITIES','HEALTH','ENTERTAINMENT', \
+                       'TRAVEL','EDUCATION','PERSONAL_CARE','GIFTS_AND_DONATIONS','FEES_AND_CHARGES','INSURANCE','OTHER'])[1 + g % 15], \
+                DATE '2026-12-01' + (g % 31) \
+         FROM generate_series(1, 100000) g",
+    )
+    .bind::<sql_types::Uuid, _>(user)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("VACUUM ANALYZE expenses")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let on = "2026-12-16".to_string();
+    let mut list = vec![];
+    let mut get = vec![];
+    let mut sql = vec![];
+    for _ in 0..20 {
+        client
+            .list_budgets(authed(user, ListBudgetsRequest { on: on.clone() }))
+            .await
+            .unwrap();
+    }
+    for _ in 0..calls {
+        // Requests are signed before the clock starts: the client's RSA signing is not the
+        // service's latency (the server's verification is).
+        let list_req = authed(user, ListBudgetsRequest { on: on.clone() });
+        let get_req = authed(
+            user,
+            GetBudgetRequest {
+                id: first.clone(),
+                on: on.clone(),
+            },
+        );
+        let t = Instant::now();
+        let r = client.list_budgets(list_req).await.unwrap().into_inner();
+        list.push(t.elapsed());
+        assert_eq!(r.budgets.len(), 20);
+        let t = Instant::now();
+        client.get_budget(get_req).await.unwrap();
+        get.push(t.elapsed());
+        let t = Instant::now();
+        let totals = queries::day_totals(
+            &mut conn,
+            user,
+            "2026-12-01".parse().unwrap(),
+            "2026-12-31".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        sql.push(t.elapsed());
+        assert!(!totals.is_empty());
+    }
+    stop.cancel();
+    let report = |what: &str, mut v: Vec<Duration>| {
+        v.sort();
+        println!(
+            "  {what}: p50 {} p99 {} (n={})",
+            ms(percentile(&v, 0.5)),
+            ms(percentile(&v, 0.99)),
+            v.len()
+        );
+        percentile(&v, 0.99)
+    };
+    println!("ListBudgets, 20 budgets, 10,000 expenses of the user in the month (100,000 in the table), gRPC on loopback:");
+    let l = report("ListBudgets", list);
+    let g = report("baseline GetBudget (1 budget, its period's one aggregate)", get);
+    let s = report("baseline: the list's aggregate query alone, direct SQL", sql);
+    println!(
+        "  p99 ratios: ListBudgets / GetBudget = {:.2}, ListBudgets / bare query = {:.2}",
+        l.as_secs_f64() / g.as_secs_f64(),
+        l.as_secs_f64() / s.as_secs_f64()
+    );
+}

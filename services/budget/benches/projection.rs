@@ -272,7 +272,7 @@ async fn list_latency(infra: &Infra) {
                     name: format!("budget {i}"),
                     amount: "100000.00".into(),
                     currency: "EUR".into(),
-                    category: (i % 16) as i32,
+                    category: i % 16,
                     period: if i % 2 == 0 {
                         Period::Monthly
                     } else {

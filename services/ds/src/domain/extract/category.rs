@@ -7,6 +7,7 @@
 
 use domain::Category;
 
+use super::language::{self, is_glued_script, Roles};
 use super::lexicon::LEXICON;
 use super::merchant::Found;
 use super::{Analysis, Role};
@@ -50,6 +51,21 @@ pub(crate) fn categorize(a: &Analysis, merchant: Option<&Found>) -> (Category, S
             i += 1;
             continue;
         }
+        // A fee word labelling a number that is not the amount ("Fee: Tsh 350" after a
+        // transfer) says nothing of what the amount bought.
+        let (roles, len) = language::roles_at(tokens, i);
+        if roles.has(Roles::FEE)
+            && !(i + len..(i + len + 4).min(tokens.len())).any(|k| a.roles[k] == Role::Amount)
+        {
+            i += len;
+            continue;
+        }
+        // A bank phrase of several words ("INTERNET-Überweisung", "card payment") is no
+        // purpose either.
+        if len > 1 && !roles.is_empty() {
+            i += len;
+            continue;
+        }
         match LEXICON.keywords.longest_at(tokens, i, true) {
             Some(hit) => {
                 for kw in hit.value {
@@ -57,7 +73,17 @@ pub(crate) fn categorize(a: &Analysis, merchant: Option<&Found>) -> (Category, S
                 }
                 i += hit.len;
             }
-            None => i += 1,
+            None => {
+                if tokens[i].is_word() && tokens[i].raw.chars().any(is_glued_script) {
+                    // "云膳过桥米线(传奇广场店)": keywords inside a glued token.
+                    LEXICON.glued_keywords.scan(&tokens[i].lower, |kws| {
+                        for kw in kws {
+                            add(kw.category, 2 * u32::from(kw.weight), i, false);
+                        }
+                    });
+                }
+                i += 1;
+            }
         }
     }
 

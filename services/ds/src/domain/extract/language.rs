@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use super::lexicon::{FastMap, PhraseIndex};
+use super::lexicon::{FastMap, GluedIndex, PhraseIndex};
 use super::token::Token;
 
 static LANGUAGES_TSV: &str = include_str!("../../../data/languages.tsv");
@@ -84,9 +84,8 @@ impl std::ops::BitOrAssign for Roles {
 pub(crate) struct Words {
     phrases: PhraseIndex<Roles>,
     /// Words of scripts without spaces between the parts of a compound, matched inside
-    /// tokens: by the word, and the lengths (in characters) they come in, longest first.
-    glued: FastMap<&'static str, Roles>,
-    glued_lens: Vec<usize>,
+    /// tokens.
+    glued: GluedIndex<Roles>,
     /// Currency words: lower-case word → ISO code, and the currencies written with the
     /// same word (the user's default wins among them: "ريال" is a Saudi riyal unless the
     /// user's currency is the Iranian rial).
@@ -113,7 +112,7 @@ fn build() -> Words {
     let mut phrases = PhraseIndex::new();
     let mut merged: FastMap<&'static str, Roles> = FastMap::default();
     let mut order = Vec::new();
-    let mut glued: FastMap<&'static str, Roles> = FastMap::default();
+    let mut glued: GluedIndex<Roles> = GluedIndex::new();
     let mut currencies = FastMap::default();
     for line in LANGUAGES_TSV
         .lines()
@@ -144,7 +143,7 @@ fn build() -> Words {
         };
         for w in words {
             if w.chars().any(is_glued_script) {
-                *glued.entry(w).or_default() |= roles;
+                *glued.entry(w) |= roles;
             }
             let entry = merged.entry(w).or_insert_with(|| {
                 order.push(w);
@@ -156,13 +155,9 @@ fn build() -> Words {
     for w in order {
         phrases.insert(w, merged[w]);
     }
-    let mut glued_lens: Vec<usize> = glued.keys().map(|w| w.chars().count()).collect();
-    glued_lens.sort_unstable_by(|a, b| b.cmp(a));
-    glued_lens.dedup();
     Words {
         phrases,
         glued,
-        glued_lens,
         currencies,
     }
 }
@@ -178,31 +173,8 @@ pub(crate) fn roles_at(tokens: &[Token], i: usize) -> (Roles, usize) {
         return (*hit.value, hit.len);
     }
     if t.raw.chars().any(is_glued_script) {
-        // Left to right, the longest word at each position ("승인취소" before "승인"); a
-        // shorter word inside a longer one adds nothing. Hash lookups, not substring searches.
-        let lower: &str = &t.lower;
-        let starts: Vec<usize> = lower
-            .char_indices()
-            .map(|(b, _)| b)
-            .chain([lower.len()])
-            .collect();
-        let chars = starts.len() - 1;
         let mut roles = Roles::default();
-        let mut k = 0;
-        while k < chars {
-            let hit = words
-                .glued_lens
-                .iter()
-                .filter(|&&n| k + n <= chars)
-                .find_map(|&n| words.glued.get(&lower[starts[k]..starts[k + n]]).map(|r| (n, *r)));
-            match hit {
-                Some((n, r)) => {
-                    roles |= r;
-                    k += n;
-                }
-                None => k += 1,
-            }
-        }
+        words.glued.scan(&t.lower, |r| roles |= *r);
         return (roles, 1);
     }
     (Roles::default(), 1)

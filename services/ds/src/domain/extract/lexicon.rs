@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use domain::Category;
 
+use super::language::is_glued_script;
 use super::token::{tokenize, Kind, Token};
 
 static MERCHANTS_TSV: &str = include_str!("../../../data/merchants.tsv");
@@ -128,6 +129,65 @@ impl<T> PhraseIndex<T> {
     }
 }
 
+/// Words of scripts written without spaces between the parts of a compound (Hangul, CJK),
+/// matched inside a token: left to right, the longest word at each position ("승인취소"
+/// before "승인"); a shorter word inside a longer one adds nothing. Hash lookups by length,
+/// not substring searches.
+pub(crate) struct GluedIndex<T: 'static> {
+    words: FastMap<&'static str, T>,
+    /// The lengths (in characters) the words come in, longest first.
+    lens: Vec<usize>,
+}
+
+impl<T> GluedIndex<T> {
+    pub(crate) fn new() -> Self {
+        GluedIndex {
+            words: FastMap::default(),
+            lens: Vec::new(),
+        }
+    }
+
+    /// The entry of `word`, created with `T::default()` when new.
+    pub(crate) fn entry(&mut self, word: &'static str) -> &mut T
+    where
+        T: Default,
+    {
+        let n = word.chars().count();
+        if let Err(at) = self.lens.binary_search_by(|x| n.cmp(x)) {
+            self.lens.insert(at, n);
+        }
+        self.words.entry(word).or_default()
+    }
+
+    /// Calls `hit` with each word found inside `lower` (a lower-cased token).
+    pub(crate) fn scan<'s>(&'s self, lower: &str, mut hit: impl FnMut(&'s T)) {
+        if self.words.is_empty() {
+            return;
+        }
+        let starts: Vec<usize> = lower
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([lower.len()])
+            .collect();
+        let chars = starts.len() - 1;
+        let mut k = 0;
+        while k < chars {
+            let found = self
+                .lens
+                .iter()
+                .filter(|&&n| k + n <= chars)
+                .find_map(|&n| self.words.get(&lower[starts[k]..starts[k + n]]).map(|v| (n, v)));
+            match found {
+                Some((n, v)) => {
+                    hit(v);
+                    k += n;
+                }
+                None => k += 1,
+            }
+        }
+    }
+}
+
 /// The singular of a regular English plural, when the word looks like one.
 pub(crate) fn singular(word: &str) -> Option<Cow<'_, str>> {
     let n = word.len();
@@ -145,7 +205,12 @@ pub(crate) fn singular(word: &str) -> Option<Cow<'_, str>> {
 
 pub(crate) struct Lexicon {
     pub merchants: PhraseIndex<Merchant>,
+    /// Merchants written in a glued script ("京东", "美团"), found inside tokens
+    /// ("网银在线-京东商城业务CHN").
+    pub glued_merchants: GluedIndex<Option<Merchant>>,
     pub keywords: PhraseIndex<Vec<Keyword>>,
+    /// Keywords of glued scripts ("米线", "超市", "주유소"), found inside tokens.
+    pub glued_keywords: GluedIndex<Vec<Keyword>>,
     pub generic: FastSet<&'static str>,
     /// Single keyword words, for "is this a common noun?" checks.
     pub keyword_words: FastSet<String>,
@@ -161,6 +226,7 @@ fn data_lines(text: &'static str) -> impl Iterator<Item = &'static str> {
 
 fn build() -> Lexicon {
     let mut merchants = PhraseIndex::new();
+    let mut glued_merchants: GluedIndex<Option<Merchant>> = GluedIndex::new();
     for line in data_lines(MERCHANTS_TSV) {
         let mut cols = line.split('\t');
         let (Some(cat), Some(flags), Some(names)) = (cols.next(), cols.next(), cols.next()) else {
@@ -170,6 +236,18 @@ fn build() -> Lexicon {
         let mut aliases = names.split('|');
         let name = aliases.next().expect("merchants.tsv: no name");
         for alias in std::iter::once(name).chain(aliases) {
+            if alias.chars().any(is_glued_script) {
+                let slot = glued_merchants.entry(alias);
+                if slot.is_none() {
+                    *slot = Some(Merchant {
+                        name,
+                        category,
+                        strong: flags.contains('s'),
+                        ambiguous: flags.contains('a'),
+                        instrument: flags.contains('i'),
+                    });
+                }
+            }
             merchants.insert(
                 alias,
                 Merchant {
@@ -207,14 +285,21 @@ fn build() -> Lexicon {
             }
         }
     }
+    let mut glued_keywords: GluedIndex<Vec<Keyword>> = GluedIndex::new();
     for term in order {
-        keywords.insert(term, merged.remove(term).unwrap_or_default());
+        let kws = merged.remove(term).unwrap_or_default();
+        if term.chars().any(is_glued_script) {
+            glued_keywords.entry(term).extend(kws.iter().copied());
+        }
+        keywords.insert(term, kws);
     }
 
     let generic = data_lines(GENERIC_TXT).map(str::trim).collect();
     Lexicon {
         merchants,
+        glued_merchants,
         keywords,
+        glued_keywords,
         generic,
         keyword_words,
     }

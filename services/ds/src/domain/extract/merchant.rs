@@ -356,7 +356,14 @@ impl<'t, 'a> Ctx<'t, 'a> {
         if self.a.style.bank && is_bank_noise(w) || is_boilerplate(w) {
             return None; // "towards NACH mandate", "to UPI", "to raise an issue", "IST"
         }
-        let caps = self.informative_caps(i);
+        // In a slot, a name in capitals reads as a name even in an all-caps or Title Case
+        // message ("Lugar de Transacción: CAFE SAN ALBERTO MUSEO").
+        let caps = self.informative_caps(i)
+            || in_slot
+                && first.is_all_caps()
+                && tokens
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_all_caps() && !n.line_start && self.free(i + 1));
         let max_words = if caps { 6 } else { 3 };
         let mut last = i;
         let mut words = 0;
@@ -366,8 +373,8 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 break;
             }
             let t = &tokens[j];
-            if j > i && self.bank_word(j) {
-                break; // "WILDBERRIES, карта", "MAGNIT Ostatok"
+            if j > i && (self.bank_word(j) || t.line_start) {
+                break; // "WILDBERRIES, карта", "MAGNIT Ostatok", the next line of an alert
             }
             match t.kind {
                 Kind::Word => {
@@ -714,6 +721,111 @@ fn before_credited(cx: &Ctx) -> Option<Found> {
     })
 }
 
+/// Multi-line alerts: the merchant alone on the line next to the amount's (or to a date or
+/// time line beside it): "Spent INR 123.45 ⏎ Axis Bank Card no. XX0000 ⏎ 02-05-26 19:53:18
+/// IST ⏎ SampleMerchant Store ⏎ Avl Limit…", "34,90 € ⏎ FNAC PARIS TERNES ⏎ Carte ****7788".
+fn own_line(cx: &Ctx) -> Option<Found> {
+    let tokens = cx.tokens();
+    let a = cx.a;
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for k in 1..=tokens.len() {
+        if k == tokens.len() || tokens[k].line_start {
+            lines.push((start, k));
+            start = k;
+        }
+    }
+    if lines.len() < 2 {
+        return None;
+    }
+    let has_amount = |(s, e): (usize, usize)| (s..e).any(|k| a.roles[k] == Role::Amount);
+    let only_when = |(s, e): (usize, usize)| {
+        (s..e).all(|k| {
+            matches!(a.roles[k], Role::Date | Role::Time)
+                || tokens[k].kind == Kind::Sym
+                || cx.word(k).is_some_and(is_boilerplate)
+        })
+    };
+    // The card or account line ("Axis Bank Card no. XX0000", "Carte ****7788").
+    let about_the_card = |(s, e): (usize, usize)| {
+        (s..e).any(|k| {
+            cx.word(k).is_some_and(|w| {
+                matches!(
+                    w,
+                    "card" | "carte" | "tarjeta" | "a/c" | "acct" | "account" | "karta" | "карта"
+                )
+            })
+        })
+    };
+    let amount_line = lines.iter().position(|&l| has_amount(l))?;
+    // The line before the amount's, then the lines after it past its date and card lines.
+    let mut order = Vec::new();
+    if amount_line > 0 {
+        order.push(amount_line - 1);
+    }
+    if let Some(n) =
+        (amount_line + 1..lines.len()).find(|&n| !only_when(lines[n]) && !about_the_card(lines[n]))
+    {
+        order.push(n);
+    }
+    for n in order {
+        let (s, e) = lines[n];
+        if e - s > 8 {
+            continue;
+        }
+        let name_like = |k: usize| {
+            let t = &tokens[k];
+            t.is_word() && (t.is_capitalized() || t.raw.chars().all(is_glued_script))
+        };
+        let clean = (s..e).all(|k| {
+            a.roles[k] == Role::Free
+                && (tokens[k].is_word()
+                    || tokens[k].kind == Kind::Sym
+                        && matches!(tokens[k].lower.as_ref(), "&" | "'" | "-" | "." | "(" | ")")
+                    || tokens[k].is_num() && !tokens[k].space_before)
+        });
+        if !clean || !name_like(s) {
+            continue;
+        }
+        let w = cx.word(s)?;
+        if cx.bank_word(s) || is_stop(w) || is_determiner(w) || is_boilerplate(w) || is_bank_noise(w) {
+            continue;
+        }
+        if (s..e)
+            .any(|k| cx.bank_word(k) || cx.word(k).is_some_and(|w| is_bank_noise(w) || is_boilerplate(w)))
+        {
+            continue;
+        }
+        let (first, mut last) = (s, e - 1);
+        while last > first && tokens[last].kind == Kind::Sym {
+            last -= 1;
+        }
+        if first == last && cx.common(first) {
+            continue;
+        }
+        if let Some((len, m)) = cx.known_at(first, true) {
+            if m.instrument {
+                continue;
+            }
+            return Some(Found {
+                name: cx.known_name(first, first + len - 1, m),
+                known: Some(m),
+                first,
+                last: first + len - 1,
+                placed: 0,
+            });
+        }
+        return Some(Found {
+            name: cx.display(first, last),
+            known: None,
+            first,
+            last,
+            placed: 0,
+        });
+    }
+    None
+}
+
 pub(crate) fn find(a: &Analysis) -> Option<Found> {
     let cx = Ctx { a };
     let tokens = cx.tokens();
@@ -740,6 +852,9 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
         if let Some(f) = before_credited(&cx) {
             offer(85, f);
         }
+    }
+    if let Some(f) = own_line(&cx) {
+        offer(58, f);
     }
 
     for (i, t) in tokens.iter().enumerate() {
@@ -915,6 +1030,27 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
             );
             i += len;
         } else {
+            if cx.free(i) && tokens[i].is_word() && tokens[i].raw.chars().any(is_glued_script) {
+                // "网银在线-京东商城业务CHN": a known name inside a glued token.
+                let mut hit: Option<&'static Merchant> = None;
+                LEXICON.glued_merchants.scan(&tokens[i].lower, |m| {
+                    if hit.is_none() {
+                        hit = m.as_ref().filter(|m| !m.instrument);
+                    }
+                });
+                if let Some(m) = hit {
+                    offer(
+                        50,
+                        Found {
+                            name: m.name.to_owned(),
+                            known: Some(m),
+                            first: i,
+                            last: i,
+                            placed: 0,
+                        },
+                    );
+                }
+            }
             i += 1;
         }
     }

@@ -987,3 +987,49 @@ fn rail_narrations_name_the_payee_without_a_label() {
         Some("Asha Verma")
     );
 }
+
+#[test]
+fn a_merchant_on_its_own_line_of_an_alert() {
+    assert_eq!(
+        merchant(
+            "Spent INR 123.45\nKotak Card no. XX0000\n02-05-24 19:53:18 IST\nBlue Door Bakery\nAvl Limit: INR 99,999.99\nNot you? SMS BLOCK 0000 to 9999999999",
+            "INR"
+        )
+        .as_deref(),
+        Some("Blue Door Bakery")
+    );
+    // A name on the next line of an alert does not run into the one after it.
+    assert_eq!(
+        merchant(
+            "Compra aprobada\n$45.000\nPANADERIA LA ESPIGA\nTARJETA ****1234",
+            "COP"
+        )
+        .as_deref(),
+        Some("Panaderia La Espiga")
+    );
+}
+
+#[test]
+fn glued_scripts_find_keywords_and_brands_inside_tokens() {
+    let x = run(
+        "2024-05-01 12:45:27  商户消费  云南过桥米线(广场店)  支出  ¥28.16",
+        "CNY",
+    );
+    assert_eq!(x.category, Category::FoodAndDrink);
+    let x = run(
+        "2024-05-02  消费  网银在线-京东商城业务CHN  支出 68.19  CNY",
+        "CNY",
+    );
+    assert_eq!(x.merchant.as_deref(), Some("京东"));
+    assert_eq!(x.category, Category::Shopping);
+}
+
+#[test]
+fn a_fee_labelling_another_number_says_nothing_of_the_purpose() {
+    let x = run(
+        "Sent UGX 20,000 to 256752000222 JANE DOE. Fee: UGX 500. Bal: UGX 107,300.",
+        "UGX",
+    );
+    assert_eq!(x.amount.to_string(), "20000");
+    assert_ne!(x.category, Category::FeesAndCharges);
+}

@@ -27,6 +27,9 @@ pub(crate) struct Token<'a> {
     pub lower: Cow<'a, str>,
     /// Whitespace (or the start of the text) comes right before this token.
     pub space_before: bool,
+    /// A line break comes right before this token: multi-line alerts put each field (and
+    /// the merchant) on a line of its own.
+    pub line_start: bool,
 }
 
 impl Token<'_> {
@@ -73,9 +76,11 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
     let bytes = text.as_bytes();
     let mut chars = text.char_indices().peekable();
     let mut space_before = true;
+    let mut line_start = false;
     while let Some((start, c)) = chars.next() {
         if c.is_whitespace() || c.is_control() {
             space_before = true;
+            line_start |= c == '\n' || c == '\r';
             continue;
         }
         if c.is_ascii_digit() {
@@ -113,6 +118,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
                 raw,
                 lower,
                 space_before,
+                line_start,
             });
         } else if is_word_char(c) {
             let mut end = start + c.len_utf8();
@@ -145,6 +151,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
                 raw,
                 lower,
                 space_before,
+                line_start,
             });
         } else {
             let end = start + c.len_utf8();
@@ -162,9 +169,11 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
                 raw,
                 lower,
                 space_before,
+                line_start,
             });
         }
         space_before = false;
+        line_start = false;
     }
     tokens
 }

@@ -121,6 +121,12 @@ pub async fn apply(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> Quer
     if old == new {
         return Ok(Applied::Changed { alerts: 0 });
     }
+    if let Some(o) = &old {
+        queries::remove_from_totals(conn, change.user_id, o).await?;
+    }
+    if let Some(n) = &new {
+        queries::add_to_totals(conn, change.user_id, n).await?;
+    }
 
     let mut raised = 0;
     for budget in queries::budgets_of(conn, change.user_id).await? {

@@ -5,7 +5,7 @@ use diesel::{prelude::*, sql_types};
 use domain::{Category, Currency};
 use uuid::Uuid;
 
-use super::schema::{alerts, budgets, expenses};
+use super::schema::{alerts, budgets, expense_totals, expenses};
 use crate::domain::{BudgetSpec, PeriodKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -121,17 +121,13 @@ pub struct AlertRow {
 }
 
 /// A user's live expenses of one day, currency and category, summed.
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = expense_totals, check_for_backend(diesel::pg::Pg))]
 pub struct DayTotal {
-    #[diesel(sql_type = sql_types::Date)]
     pub occurred_on: NaiveDate,
-    #[diesel(sql_type = sql_types::Text)]
     pub currency: String,
-    #[diesel(sql_type = sql_types::Text)]
     pub category: String,
-    #[diesel(sql_type = sql_types::BigInt)]
     pub total: i64,
-    #[diesel(sql_type = sql_types::BigInt)]
     pub count: i64,
 }
 

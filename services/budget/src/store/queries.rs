@@ -11,9 +11,12 @@ use uuid::Uuid;
 
 use super::{
     models::{AlertRow, BudgetRow, DayTotal, ExpenseRow, SpendingRow},
-    schema::{alerts, budgets, deleted_users, expenses},
+    schema::{alerts, budgets, deleted_users, expense_totals, expenses},
 };
-use crate::domain::{Period, Spending};
+use crate::{
+    domain::{Period, Spending},
+    projection::Facts,
+};
 
 /// Advisory lock class of this service ("BUD1"), the first key of every user lock.
 const LOCK_CLASS: i32 = 0x4255_4431;
@@ -58,6 +61,9 @@ pub async fn purge_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryRes
         .execute(conn)
         .await?;
     let a = diesel::delete(alerts::table.filter(alerts::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(expense_totals::table.filter(expense_totals::user_id.eq(user_id)))
         .execute(conn)
         .await?;
     Ok((b, e, a))
@@ -172,7 +178,55 @@ pub async fn upsert_expense(conn: &mut AsyncPgConnection, row: &ExpenseRow) -> Q
         .map(drop)
 }
 
-/// The spending of one budget in one period: one range scan of the spending index.
+/// Adds the expense to its day's total.
+pub async fn add_to_totals(conn: &mut AsyncPgConnection, user_id: Uuid, facts: &Facts) -> QueryResult<()> {
+    use expense_totals::dsl as t;
+    diesel::insert_into(expense_totals::table)
+        .values((
+            t::user_id.eq(user_id),
+            t::occurred_on.eq(facts.occurred_on),
+            t::currency.eq(&facts.currency),
+            t::category.eq(&facts.category),
+            t::total.eq(facts.amount_minor),
+            t::count.eq(1),
+        ))
+        .on_conflict((t::user_id, t::occurred_on, t::currency, t::category))
+        .do_update()
+        .set((
+            t::total.eq(t::total + facts.amount_minor),
+            t::count.eq(t::count + 1),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Takes the expense out of its day's total (which holds it: the projection added it).
+/// An UPDATE, not an upsert: the proposed row of an upsert is checked before the conflict
+/// is found, and a count of -1 fails `count >= 0`.
+pub async fn remove_from_totals(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    facts: &Facts,
+) -> QueryResult<()> {
+    use expense_totals::dsl as t;
+    diesel::update(
+        t::expense_totals
+            .filter(t::user_id.eq(user_id))
+            .filter(t::occurred_on.eq(facts.occurred_on))
+            .filter(t::currency.eq(&facts.currency))
+            .filter(t::category.eq(&facts.category)),
+    )
+    .set((
+        t::total.eq(t::total - facts.amount_minor),
+        t::count.eq(t::count - 1),
+    ))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The spending of one budget in one period: one range scan of the user's day totals.
 /// `category` `None` counts every category.
 pub async fn spending(
     conn: &mut AsyncPgConnection,
@@ -182,11 +236,11 @@ pub async fn spending(
     period: Period,
 ) -> QueryResult<Spending> {
     let row: SpendingRow = diesel::sql_query(
-        "SELECT COALESCE(SUM(amount_minor) FILTER (WHERE currency = $2), 0)::BIGINT AS spent, \
-                COUNT(*) FILTER (WHERE currency = $2) AS count, \
-                COUNT(*) FILTER (WHERE currency <> $2) AS other_currency \
-         FROM expenses \
-         WHERE user_id = $1 AND NOT deleted AND occurred_on BETWEEN $4 AND $5 \
+        "SELECT COALESCE(SUM(total) FILTER (WHERE currency = $2), 0)::BIGINT AS spent, \
+                COALESCE(SUM(count) FILTER (WHERE currency = $2), 0)::BIGINT AS count, \
+                COALESCE(SUM(count) FILTER (WHERE currency <> $2), 0)::BIGINT AS other_currency \
+         FROM expense_totals \
+         WHERE user_id = $1 AND occurred_on BETWEEN $4 AND $5 \
            AND ($3::TEXT IS NULL OR category = $3)",
     )
     .bind::<SqlUuid, _>(user_id)
@@ -204,24 +258,20 @@ pub async fn spending(
 }
 
 /// The user's live expenses from `from` to `to`, summed per day, currency and category:
-/// one scan serves every budget of a list, whatever their periods.
+/// one range scan serves every budget of a list, whatever their periods.
 pub async fn day_totals(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<DayTotal>> {
-    diesel::sql_query(
-        "SELECT occurred_on, currency, category, SUM(amount_minor)::BIGINT AS total, COUNT(*) AS count \
-         FROM expenses \
-         WHERE user_id = $1 AND NOT deleted AND occurred_on BETWEEN $2 AND $3 \
-         GROUP BY occurred_on, currency, category",
-    )
-    .bind::<SqlUuid, _>(user_id)
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .load(conn)
-    .await
+    expense_totals::table
+        .filter(expense_totals::user_id.eq(user_id))
+        .filter(expense_totals::occurred_on.between(from, to))
+        .filter(expense_totals::count.gt(0))
+        .select(DayTotal::as_select())
+        .load(conn)
+        .await
 }
 
 // === alerts ===

@@ -1,4 +1,4 @@
-// As `diesel print-schema` writes it after migrations/2026-12-02-000001_budgets.
+// As `diesel print-schema` writes it after migrations/2026-12-02-000002_expense_totals.
 
 diesel::table! {
     budgets (id) {
@@ -31,6 +31,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    expense_totals (user_id, occurred_on, currency, category) {
+        user_id -> Uuid,
+        occurred_on -> Date,
+        currency -> Text,
+        category -> Text,
+        total -> Int8,
+        count -> Int8,
+    }
+}
+
+diesel::table! {
     alerts (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -52,4 +63,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(budgets, expenses, alerts, deleted_users);
+diesel::allow_tables_to_appear_in_same_query!(budgets, expenses, expense_totals, alerts, deleted_users);

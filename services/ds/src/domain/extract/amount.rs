@@ -386,7 +386,12 @@ impl Finder<'_, '_> {
             if groups > 0 && !runs_on {
                 let end = i + groups;
                 let marked = self.adjacent_marker(i, end).is_some();
-                if has_decimal && self.tokens[end].raw.contains(',') || groups >= 2 || marked {
+                // "3 000F", "25 000FCFA": a unit glued to the last group closes one number.
+                let unit_glued = self
+                    .tokens
+                    .get(end + 1)
+                    .is_some_and(|n| !n.space_before && n.is_word());
+                if has_decimal && self.tokens[end].raw.contains(',') || groups >= 2 || marked || unit_glued {
                     text = self.tokens[i..=end]
                         .iter()
                         .map(|t| t.lower.as_ref())

@@ -37,6 +37,12 @@ impl Roles {
     /// A field label naming the payee when a colon follows ("Where:", "Lugar de
     /// Transacción:", "Fvg:", "لدى:"): the name after the colon is the merchant.
     pub const PAYEE_LABEL: Roles = Roles(1 << 13);
+    /// A cash withdrawal ("ATM", "withdrawn", "retrait", "снятие"): no merchant and no
+    /// category are the right answer there.
+    pub const CASH: Roles = Roles(1 << 14);
+    /// Money sent to a person or an account ("sent to", "Перевод", "转账"): OTHER is then
+    /// the likely category.
+    pub const TRANSFER: Roles = Roles(1 << 15);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -44,6 +50,11 @@ impl Roles {
 
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// These roles less those of `r`.
+    pub fn without(self, r: Roles) -> Roles {
+        Roles(self.0 & !r.0)
     }
 
     fn parse(name: &str) -> Option<Roles> {
@@ -62,6 +73,8 @@ impl Roles {
             "payee" => Roles::PAYEE,
             "fee" => Roles::FEE,
             "payee-label" => Roles::PAYEE_LABEL,
+            "cash" => Roles::CASH,
+            "transfer" => Roles::TRANSFER,
             _ => return None,
         })
     }

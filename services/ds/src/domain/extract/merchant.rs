@@ -250,15 +250,27 @@ impl<'t, 'a> Ctx<'t, 'a> {
     }
 
     /// A known merchant's display name: the canonical one, unless the text writes it in
-    /// another script ("Аэрофлот", "МТС" stay Cyrillic; "AEROFLOT" becomes "Aeroflot").
+    /// another script ("Аэрофлот", "МТС" stay Cyrillic; "AEROFLOT" becomes "Aeroflot") or
+    /// by another of its names ("LUKU" is TANESCO's prepaid meter service, "KPLC" Kenya
+    /// Power's initials: the text's name is the one the person knows).
     fn known_name(&self, first: usize, last: usize, m: &Merchant) -> String {
         let latin = |s: &str| {
             s.chars()
                 .filter(|c| c.is_alphabetic())
                 .all(|c| c.is_ascii_alphabetic())
         };
+        let letters = |s: &str| -> String {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
         let written: String = self.tokens()[first..=last].iter().map(|t| t.raw).collect();
-        if latin(m.name) != latin(&written) {
+        let (w, n) = (letters(&written), letters(m.name));
+        // Not a contraction of it either ("WHOLEFDS" is Whole Foods).
+        let prefix = |s: &str| s.chars().take(3).collect::<String>();
+        let another_name = w.len() >= 3 && !n.contains(&w) && !w.contains(&n) && prefix(&w) != prefix(&n);
+        if latin(m.name) != latin(&written) || another_name && self.tokens()[first].is_all_caps() {
             self.display(first, last)
         } else {
             m.name.to_owned()
@@ -271,7 +283,10 @@ impl<'t, 'a> Ctx<'t, 'a> {
         let tokens = self.tokens();
         tokens[i].is_word() && {
             let roles = language::roles_of(tokens, i);
-            !roles.is_empty() && !roles.has(Roles::PAYEE) && !roles.has(Roles::PAYEE_LABEL)
+            // Payee words introduce a name; cash and transfer words only inform the
+            // confidence.
+            let naming = Roles::PAYEE | Roles::PAYEE_LABEL | Roles::CASH | Roles::TRANSFER;
+            !roles.without(naming).is_empty()
         }
     }
 
@@ -973,6 +988,10 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                         }
                     };
                     let route = cx.word(f.last + 1) == Some("to");
+                    // "PKO BP: Transakcja …", "BBVA: Pago de …": the sender of the message.
+                    let sender = next.is_some_and(|n| n.is_sym(':'))
+                        && f.last + 2 < tokens.len()
+                        && cx.bank_word(f.last + 2);
                     // "Prague: Albert 245 CZK": a label, then the name right before the amount.
                     let labelled = next.is_some_and(|n| n.is_sym(':'))
                         && f.known.is_none()
@@ -987,7 +1006,7 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
                         });
                     if let Some(g) = after_label {
                         offer(62, g);
-                    } else if (follows_ok || descriptor) && !route {
+                    } else if (follows_ok || descriptor) && !route && !sender {
                         offer(60, f);
                     }
                 }

@@ -18,6 +18,7 @@
 mod amount;
 mod bank;
 mod category;
+mod confidence;
 mod currency;
 mod date;
 mod language;
@@ -278,6 +279,13 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
         }
     }
 
+    // Cash withdrawals and transfers to people: no merchant or no category may be right.
+    let (mut cash, mut transfer) = (false, false);
+    for i in (0..tokens.len()).filter(|&i| tokens[i].is_word()) {
+        let r = language::roles_of(&tokens, i);
+        cash |= r.has(language::Roles::CASH);
+        transfer |= r.has(language::Roles::TRANSFER);
+    }
     let analysis = Analysis { tokens, roles, style };
     let merchant = merchant::find(&analysis);
     let (category, category_source) = category::categorize(&analysis, merchant.as_ref());
@@ -293,52 +301,46 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
         warnings.push(NO_DATE_WARNING.to_owned());
     }
 
-    // Confidence: each signal adds what it is worth.
-    let mut confidence: f32 = 0.40;
-    confidence += match currency_note {
-        CurrencyNote::Written => 0.20,
-        CurrencyNote::Guessed(_) => 0.12,
-        CurrencyNote::Apart => 0.08,
-        CurrencyNote::Default => 0.0,
-    };
-    if best.score >= 25 {
-        confidence += 0.10; // a spend word or a currency right by it
-    }
-    // A merchant read from a payee slot ("at", "to", a VPA, "Info:") is worth more than a
-    // brand merely mentioned (the wallet or the bank named in a footer often is one).
-    let in_slot = merchant.as_ref().is_some_and(|m| m.placed >= 55);
-    confidence += match &merchant {
-        // A wallet or card network in the slot ("from M-PESA Agent") says little of the payee.
-        Some(m) if m.known.is_some_and(|k| k.instrument) => 0.03,
-        Some(m) if m.known.is_some() && in_slot => 0.15,
-        Some(m) if m.known.is_some() => 0.05,
-        Some(_) if in_slot => 0.08,
-        Some(_) => 0.04,
-        None => 0.0,
-    };
-    confidence += match category_source {
-        // A general store (weak: Walmart, Amazon, OXXO) sells everything.
-        category::Source::Merchant if merchant.as_ref().and_then(|m| m.known).is_some_and(|k| k.strong) => {
-            0.10
-        }
-        category::Source::Merchant => 0.04,
-        category::Source::Keyword => 0.08,
-        category::Source::Default => 0.0,
-    };
-    if contested {
-        let runner_up = competing
+    // Confidence from the evidence behind each field (see `confidence`).
+    let close_rival = contested
+        && competing
             .iter()
             .map(|c| c.score)
             .filter(|&s| s <= best.score)
-            .nth(1);
-        if runner_up.is_some_and(|s| best.score - s < 15) {
-            confidence -= 0.15;
-        }
-    }
-    if best.words {
-        confidence -= 0.05;
-    }
-    let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
+            .nth(1)
+            .is_some_and(|s| best.score - s < 15);
+    let evidence = confidence::Evidence {
+        amount: match currency_note {
+            _ if close_rival => confidence::AmountCue::Rivalled,
+            CurrencyNote::Written if best.score >= 25 => confidence::AmountCue::Clear,
+            CurrencyNote::Written | CurrencyNote::Default => confidence::AmountCue::Bare,
+            CurrencyNote::Guessed(_) | CurrencyNote::Apart => confidence::AmountCue::Loose,
+        },
+        spoken: best.words,
+        merchant: match &merchant {
+            None => confidence::MerchantCue::None,
+            Some(m) if m.known.is_some_and(|k| k.instrument) => confidence::MerchantCue::Instrument,
+            Some(m) if m.known.is_some() && m.placed >= 55 => confidence::MerchantCue::KnownInSlot,
+            Some(m) if m.known.is_some() => confidence::MerchantCue::Known,
+            // A payee slot ("at", "to", a VPA, "Info:", a label) is 55 and up.
+            Some(m) if m.placed >= 55 => confidence::MerchantCue::Slot,
+            Some(_) => confidence::MerchantCue::Placed,
+        },
+        category: match category_source {
+            category::Source::Merchant
+                if merchant.as_ref().and_then(|m| m.known).is_some_and(|k| k.strong) =>
+            {
+                confidence::CategoryCue::Merchant
+            }
+            category::Source::Merchant | category::Source::Keyword => confidence::CategoryCue::Keyword,
+            category::Source::Default => confidence::CategoryCue::Default,
+        },
+        dated: dates.date.is_some(),
+        bank: analysis.style.bank,
+        cash,
+        transfer,
+    };
+    let confidence = confidence::confidence(&evidence);
     if confidence < LOW_CONFIDENCE {
         // Calibrated on the development corpus: below this, about one answer in two or
         // three has a field wrong; `LLM_MODE=fallback` asks the model about these.

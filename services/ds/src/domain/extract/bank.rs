@@ -83,6 +83,8 @@ struct Signals {
     balance_word: bool,
     /// "your payment of ... was received": the biller confirms a payment.
     payment_received: bool,
+    /// A call to act ("pay", "verify", "pague").
+    act: bool,
 }
 
 /// Why the text is not an expense, if it is not one.
@@ -150,6 +152,9 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             if roles.has(Roles::OTP) {
                 s.otp |= !disclaimed(i);
             }
+            if roles.has(Roles::ACT) {
+                s.act = true;
+            }
             if roles.has(Roles::PROMO) && promo_weight(w, next, s.percent) == 0 {
                 s.promo += 1;
             }
@@ -163,6 +168,8 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             s.payment_received = true;
         }
         match w {
+            // "Jordan sent you $40": money in.
+            "sent" if next == "you" => {}
             "debited" | "spent" | "paid" | "withdrawn" | "withdrew" | "purchased" | "sent" | "charged"
             | "deducted" | "bought" | "payed" | "transferred" | "debit" => {
                 s.past_debit = true;
@@ -185,7 +192,8 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             "failed" | "declined" | "unsuccessful" | "rejected" | "insufficient" => s.failed = true,
             "could" if next == "not" => s.could_not = true,
             "processed" => s.processed = true,
-            "requested" => s.requested = true,
+            // "Ramesh has requested money", "is requesting PHP 500" (not "as you requested").
+            "requested" | "requesting" if word(i.wrapping_sub(1)) != "you" => s.requested = true,
             "collect" | "payment" if next == "request" => s.requested = true,
             "due" if next != "to" => s.due = true,
             "will" if next == "be" => s.will_be = true,
@@ -199,7 +207,12 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         s.offer |= matches!(w, "offer" | "offers");
         s.promo += promo_weight(w, next, s.percent);
     }
+    // "-89,000VND", "  -34,5 EUR": a statement's or alert's signed debit.
+    let signed_debit = tokens
+        .windows(2)
+        .any(|p| p[0].is_sym('-') && p[0].space_before && p[1].is_num() && !p[1].space_before);
     let past_debit = s.past_debit
+        || signed_debit
         || s.payment_received
         || (s.purchase && !s.offer)
         || (bank && s.txn && s.at_or_on)
@@ -218,6 +231,9 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     }
     if credit_column(tokens) {
         return Some("credit");
+    }
+    if s.act && !past_debit && has_link(tokens) {
+        return Some("a request to pay or verify through a link (likely phishing)");
     }
     if s.failed || (s.could_not && s.processed) {
         return Some("failed or declined transaction");
@@ -245,6 +261,47 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         return Some("balance alert");
     }
     None
+}
+
+/// A web address: "http…", "www…", or a name glued to a dot and a top-level domain
+/// ("royalmail-redeliver.example", "bbva-seguridad-clientes.com").
+fn has_link(tokens: &[Token]) -> bool {
+    tokens.iter().enumerate().any(|(k, t)| {
+        t.is_word() && matches!(t.lower.as_ref(), "http" | "https" | "www")
+            || k >= 2
+                && t.is_word()
+                && !t.space_before
+                && tokens[k - 1].is_sym('.')
+                && !tokens[k - 1].space_before
+                && tokens[k - 2].is_word()
+                && matches!(
+                    t.lower.as_ref(),
+                    "com"
+                        | "net"
+                        | "org"
+                        | "info"
+                        | "site"
+                        | "tk"
+                        | "xyz"
+                        | "top"
+                        | "online"
+                        | "link"
+                        | "example"
+                        | "io"
+                        | "co"
+                        | "me"
+                        | "ly"
+                        | "in"
+                        | "de"
+                        | "br"
+                        | "es"
+                        | "fr"
+                        | "ru"
+                        | "cc"
+                        | "app"
+                        | "shop"
+                )
+    })
 }
 
 /// Paying the card's own bill: "Thanks for your Credit Card Payment", "credit card bill of

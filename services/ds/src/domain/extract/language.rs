@@ -14,7 +14,7 @@ static LANGUAGES_TSV: &str = include_str!("../../../data/languages.tsv");
 
 /// What a word says about the message; several may hold at once.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Roles(u16);
+pub(crate) struct Roles(u32);
 
 impl Roles {
     pub const PURCHASE: Roles = Roles(1);
@@ -43,6 +43,8 @@ impl Roles {
     /// Money sent to a person or an account ("sent to", "Перевод", "转账"): OTHER is then
     /// the likely category.
     pub const TRANSFER: Roles = Roles(1 << 15);
+    /// A call to act ("pay", "verify", "pague"): with a link, a request, not a payment.
+    pub const ACT: Roles = Roles(1 << 16);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -75,6 +77,7 @@ impl Roles {
             "payee-label" => Roles::PAYEE_LABEL,
             "cash" => Roles::CASH,
             "transfer" => Roles::TRANSFER,
+            "act" => Roles::ACT,
             _ => return None,
         })
     }

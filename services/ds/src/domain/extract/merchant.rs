@@ -285,7 +285,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
             let roles = language::roles_of(tokens, i);
             // Payee words introduce a name; cash and transfer words only inform the
             // confidence.
-            let naming = Roles::PAYEE | Roles::PAYEE_LABEL | Roles::CASH | Roles::TRANSFER;
+            let naming = Roles::PAYEE | Roles::PAYEE_LABEL | Roles::CASH | Roles::TRANSFER | Roles::ACT;
             !roles.without(naming).is_empty()
         }
     }

@@ -1033,3 +1033,39 @@ fn a_fee_labelling_another_number_says_nothing_of_the_purpose() {
     assert_eq!(x.amount.to_string(), "20000");
     assert_ne!(x.category, Category::FeesAndCharges);
 }
+
+#[test]
+fn requests_to_pay_through_a_link_are_refused() {
+    for text in [
+        "URGENT: Your parcel is held. Pay a £2.99 redelivery fee at parcel-redeliver.example",
+        "Correios: sua encomenda foi taxada em R$ 19,90. Pague a taxa via Pix em rastreio-entrega.site",
+        "Paket wartet: Bitte zahlen Sie 1,99 € Zollgebühr unter paket-zustellung.info",
+    ] {
+        assert!(
+            matches!(extract(text, &ctx("EUR")), Err(Rejection::NotAnExpense(_))),
+            "{text}"
+        );
+    }
+    // A real debit that offers a link to dispute it stays an expense.
+    let x = run(
+        "Your bill of Rs. 49.00 at StreamBox Monthly has been cleared with your Credit Card ending in XX0000. To dispute this payment, click: m.example.in/d",
+        "INR",
+    );
+    assert_eq!(x.amount.to_string(), "49.00");
+}
+
+#[test]
+fn signed_debits_are_expenses_despite_a_balance() {
+    let x = run(
+        "Techcombank: -89,000VND 12/03/24 19:22 tai CIRCLE K VIETNAM. So du: 2,310,000VND",
+        "VND",
+    );
+    assert_eq!(x.amount.to_string(), "89000");
+    assert!(matches!(
+        extract(
+            "Jordan Lee sent you $40.00 for utilities. Your balance is $112.35.",
+            &ctx("USD")
+        ),
+        Err(Rejection::NotAnExpense(_))
+    ));
+}

@@ -332,8 +332,18 @@ fn card_bill_payment(tokens: &[Token]) -> bool {
 }
 
 /// A statement or export line whose last word marks the amount as a credit: "25.00 CNY
-/// CREDIT", "16,50 (crédit)", "4,621.01 CR".
+/// CREDIT", "16,50 (crédit)", "4,621.01 CR", or whose debit/credit field says C
+/// ("06.07.2022;ANDRES TAMM;C;30,00;Inv;EUR").
 fn credit_column(tokens: &[Token]) -> bool {
+    let c_field = tokens.windows(3).any(|w| {
+        w[0].is_sym(';')
+            && w[2].is_sym(';')
+            && w[1].is_word()
+            && matches!(w[1].lower.as_ref(), "c" | "cr" | "k")
+    });
+    if c_field {
+        return true;
+    }
     let Some(k) = tokens.iter().rposition(|t| t.is_word()) else {
         return false;
     };

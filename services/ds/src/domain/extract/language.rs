@@ -45,6 +45,9 @@ impl Roles {
     pub const TRANSFER: Roles = Roles(1 << 15);
     /// A call to act ("pay", "verify", "pague"): with a link, a request, not a payment.
     pub const ACT: Roles = Roles(1 << 16);
+    /// Introduces the payee right after the amount ("$ 4.500 a Carrefour", "R$ 85,00 para
+    /// …", "45,00 kr til …"): a word too common to mean "to" anywhere else.
+    pub const PAYEE_AFTER_AMOUNT: Roles = Roles(1 << 17);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -78,6 +81,7 @@ impl Roles {
             "cash" => Roles::CASH,
             "transfer" => Roles::TRANSFER,
             "act" => Roles::ACT,
+            "payee-after-amount" => Roles::PAYEE_AFTER_AMOUNT,
             _ => return None,
         })
     }

@@ -66,6 +66,47 @@ fn is_hard_stop(w: &str) -> bool {
     )
 }
 
+/// Legal-form suffixes trimmed from the end of a name ("DORMIKOR OÜ", "Zo-vital B.V.",
+/// "Kontist GmbH", "BAUHOF GROUP AS").
+#[rustfmt::skip]
+fn is_legal_form(w: &str) -> bool {
+    matches!(
+        w,
+        "ltd" | "pvt" | "inc" | "llc" | "gmbh" | "ag" | "sa" | "srl" | "sarl" | "sas" | "bv" | "nv" | "oü" | "ou"
+            | "as" | "oy" | "ab" | "aps" | "spa" | "plc" | "pte" | "bhd" | "sdn" | "kft" | "sro" | "doo" | "corp"
+            | "co" | "llp" | "lp" | "kg" | "se" | "osaühing" | "limited" | "private"
+    )
+}
+
+/// Drops legal-form suffixes (and the dots between their letters) from the end of
+/// `first..=last`.
+fn trim_legal_form(tokens: &[Token], first: usize, mut last: usize) -> usize {
+    while last > first {
+        let t = &tokens[last];
+        if t.is_sym('.') || t.is_sym(',') {
+            last -= 1;
+            continue;
+        }
+        // "B.V.": letters split by dots.
+        let dotted_bv = t.is_word()
+            && last >= first + 2
+            && tokens[last - 1].is_sym('.')
+            && !t.space_before
+            && tokens[last - 2].is_word()
+            && is_legal_form(&format!("{}{}", tokens[last - 2].lower, t.lower));
+        if dotted_bv {
+            last -= 3;
+            continue;
+        }
+        if t.is_word() && is_legal_form(&t.lower) {
+            last -= 1;
+            continue;
+        }
+        break;
+    }
+    last
+}
+
 /// Connectors allowed inside a capitalised name ("Advent of Code", "Marks & Spencer").
 #[rustfmt::skip]
 fn is_connector(w: &str) -> bool {
@@ -353,8 +394,13 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 placed: 0,
             });
         }
-        if self.bank_word(i) {
-            return None;
+        if self.bank_word(i)
+            || self.word(i).is_some()
+                && !language::roles_of(tokens, i)
+                    .without(Roles::PAYEE | Roles::PAYEE_LABEL)
+                    .is_empty()
+        {
+            return None; // "Покупка", "INTERNET-Überweisung", "ATM"
         }
         let first = &tokens[i];
         let w = self.word(i)?;
@@ -470,6 +516,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 break;
             }
         }
+        let last = trim_legal_form(tokens, i, last);
         // A lone common word names no merchant ("Coffee: 4.50", "at Work"), unless it is
         // capitalised inside a sentence after "at" ("fuel at Petrol"): then it is a name.
         if last == i && self.common(i) {
@@ -784,7 +831,11 @@ fn own_line(cx: &Ctx) -> Option<Found> {
         order.push(n);
     }
     for n in order {
-        let (s, e) = lines[n];
+        let (mut s, e) = lines[n];
+        // "(SEATTLE CITY LIGHT)"
+        if s + 1 < e && tokens[s].is_sym('(') {
+            s += 1;
+        }
         if e - s > 8 {
             continue;
         }
@@ -815,6 +866,7 @@ fn own_line(cx: &Ctx) -> Option<Found> {
         while last > first && tokens[last].kind == Kind::Sym {
             last -= 1;
         }
+        let last = trim_legal_form(tokens, first, last);
         if first == last && cx.common(first) {
             continue;
         }
@@ -839,6 +891,92 @@ fn own_line(cx: &Ctx) -> Option<Found> {
         });
     }
     None
+}
+
+/// A delimited export row: the date, then the payee's field ("04.07.2022;OLEREX VIIMSI
+/// \MUULI TEE 2;D;14,10;…", "05/01/2023,DOLLARAMA # 845 _M,1.96,,13.04").
+fn from_delimited_row(cx: &Ctx) -> Option<Found> {
+    let tokens = cx.tokens();
+    let a = cx.a;
+    let delim = |t: &Token| t.kind == Kind::Sym && matches!(t.lower.as_ref(), ";" | "," | "\\" | "|" | "\t");
+    // The row opens with a date glued to a delimiter.
+    let mut k = 0;
+    while k < tokens.len() && a.roles[k] == Role::Date {
+        k += 1;
+    }
+    if k == 0 || !tokens.get(k).is_some_and(|t| delim(t) && !t.space_before) {
+        return None;
+    }
+    let d = &tokens[k].lower;
+    // A row has several such delimiters.
+    if tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Sym && t.lower == *d)
+        .count()
+        < 2
+    {
+        return None;
+    }
+    let first = k + 1;
+    let w = cx.word(first)?;
+    let roles = language::roles_of(tokens, first).without(Roles::PAYEE | Roles::PAYEE_LABEL);
+    if !cx.free(first)
+        || !roles.is_empty()
+        || is_bank_noise(w)
+        || is_descriptor_noise(w)
+        || is_stop(w)
+        || w == "send"
+    {
+        return None;
+    }
+    let mut last = first;
+    let mut j = first;
+    while j < tokens.len() && j - first < 8 {
+        let t = &tokens[j];
+        if delim(t)
+            || t.is_sym('\\')
+            || t.is_sym('#')
+            || t.is_sym('_')
+            || t.is_sym('*')
+            || !cx.free(j)
+            || t.is_num() && t.space_before
+        {
+            break;
+        }
+        if t.is_word() && j > first && (is_hard_stop(&t.lower) || cx.bank_word(j)) {
+            break;
+        }
+        if t.is_word() || t.is_num() {
+            last = j;
+        }
+        j += 1;
+    }
+    while last > first && tokens[last].is_word() && is_stop(&tokens[last].lower) {
+        last -= 1;
+    }
+    let last = trim_legal_form(tokens, first, last);
+    if first == last && cx.common(first) {
+        return None;
+    }
+    if let Some((len, m)) = cx.known_at(first, true) {
+        if !m.instrument {
+            return Some(Found {
+                name: cx.known_name(first, first + len - 1, m),
+                known: Some(m),
+                first,
+                last: first + len - 1,
+                placed: 0,
+            });
+        }
+        return None;
+    }
+    Some(Found {
+        name: cx.display(first, last),
+        known: None,
+        first,
+        last,
+        placed: 0,
+    })
 }
 
 pub(crate) fn find(a: &Analysis) -> Option<Found> {
@@ -871,6 +1009,9 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
     if let Some(f) = own_line(&cx) {
         offer(58, f);
     }
+    if let Some(f) = from_delimited_row(&cx) {
+        offer(62, f);
+    }
 
     for (i, t) in tokens.iter().enumerate() {
         if !cx.free(i) {
@@ -887,6 +1028,26 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
             (Roles::default(), 1)
         };
         let colon_after = tokens.get(i + len).is_some_and(|n| n.is_sym(':'));
+        // "Pagaste $ 4.500 a Carrefour", "Pix enviado: R$ 85,00 para Padaria…", "45,00 kr til
+        // Lagkagehuset": a payee word right after the amount.
+        let after_amount = i > 0 && matches!(a.roles[i - 1], Role::Amount | Role::Currency);
+        if roles.has(Roles::PAYEE_AFTER_AMOUNT) && after_amount {
+            if let Some(f) = cx.phrase(i + len, true) {
+                offer(80, f);
+            }
+            continue;
+        }
+        // "INTERNET-Überweisung Martina Kogler", "Перевод Иван Петрович": a transfer noun,
+        // then the payee's name.
+        if roles.has(Roles::TRANSFER)
+            && tokens
+                .get(i + len)
+                .is_some_and(|n| n.is_capitalized() && !n.line_start)
+        {
+            if let Some(f) = cx.phrase(i + len, true) {
+                offer(55, f);
+            }
+        }
         if roles.has(Roles::PAYEE_LABEL) && colon_after {
             // "Where:  REI #11 SEATTLE WA", "Lugar de Transacción: CAFE SAN ALBERTO MUSEO".
             if let Some(f) = cx.phrase(i + len + 1, true) {
@@ -1016,6 +1177,14 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
 
     // "101.39 zł Carrefour supplies", "2018-10-05 Uber 20,52", "4 days ago Ryanair".
     for (i, t) in tokens.iter().enumerate().skip(1) {
+        // "최*호", "Ki*** Sm***": the card holder's masked name.
+        let masked = tokens
+            .get(i + 1)
+            .is_some_and(|n| n.is_sym('*') && !n.space_before)
+            || tokens[i - 1].is_sym('*') && !t.space_before;
+        if masked {
+            continue;
+        }
         let after_block = (!cx.free(i - 1) || cx.bank_word(i - 1)) && cx.free(i);
         let named = cx.informative_caps(i)
             || cx.caseless_name(i)
@@ -1074,5 +1243,10 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
         }
     }
 
-    best.map(|(_, _, f)| f)
+    // Cash from a machine or an agent ("ATM WITHDRAWAL CENTRAL BRANCH", "Cash Out to KOFI
+    // AGENCIES"): no merchant, unless a known one or one named after "at".
+    let cash =
+        (0..tokens.len()).any(|i| tokens[i].is_word() && language::roles_of(tokens, i).has(Roles::CASH));
+    best.filter(|(_, _, f)| !cash || f.known.is_some() || f.placed >= 80)
+        .map(|(_, _, f)| f)
 }

@@ -1069,3 +1069,47 @@ fn signed_debits_are_expenses_despite_a_balance() {
         Err(Rejection::NotAnExpense(_))
     ));
 }
+
+#[test]
+fn export_rows_and_payees_after_the_amount() {
+    assert_eq!(
+        merchant(
+            "04.07.2022;NORDFUEL VIIMSI         \\MUULI TEE 2;D;14,10;02/07/2022 22:13 kaart...075740;EUR",
+            "EUR"
+        )
+        .as_deref(),
+        Some("Nordfuel Viimsi")
+    );
+    assert_eq!(
+        merchant("05.07.2022;DORMIKOR OÜ;D;2,85;Tellimus 458926-2INT1;EUR", "EUR").as_deref(),
+        Some("Dormikor")
+    );
+    assert!(matches!(
+        extract("06.07.2022;ANNA TAMM;C;30,00;Inv;EUR", &ctx("EUR")),
+        Err(Rejection::NotAnExpense(_))
+    ));
+    assert_eq!(
+        merchant("Pagaste $ 4.500 a Verduleria Sol con tu dinero en cuenta.", "ARS").as_deref(),
+        Some("Verduleria Sol")
+    );
+    assert_eq!(
+        merchant(
+            "Du har betalt 45,00 kr til Bageriet Hjørnet den 12.03.2024",
+            "DKK"
+        )
+        .as_deref(),
+        Some("Bageriet Hjørnet")
+    );
+    assert_eq!(
+        merchant("25.09.2017  INTERNET-Überweisung Karla Berger  -45,00 EUR", "EUR").as_deref(),
+        Some("Karla Berger")
+    );
+    // Cash from a machine names no merchant.
+    assert_eq!(
+        merchant(
+            "15/03/2025  ATM WITHDRAWAL           NORTH BRANCH  -1000.00  HKD",
+            "HKD"
+        ),
+        None
+    );
+}

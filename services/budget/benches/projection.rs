@@ -6,9 +6,9 @@
 //!    UPDATED of every fourth) for 200 users with 3 budgets each go through the consumer's
 //!    handler (`events::on_expense_changed`: processed-event row, user lock, version
 //!    check, upsert, every budget's crossing check, alerts and outbox rows), one
-//!    transaction per event as the consumer does, on as many tasks as Kafka partitions
-//!    (3). Baseline in the same run: a plain insert of the same rows, one transaction per
-//!    event, on as many tasks.
+//!    transaction per event as the consumer does, on 1 task (one replica's consumer) and on
+//!    3 (three replicas, a partition each). Baseline in the same run: a plain insert of the
+//!    same rows, one transaction per event, on as many tasks.
 //! 2. `ListBudgets` with 20 budgets and 10,000 expenses in the period, through gRPC on
 //!    loopback, p50/p99 over `BENCH_CALLS` (500) calls; baselines in the same run:
 //!    `GetBudget` of one of them, the list's query of per-day totals alone (direct SQL), and
@@ -40,8 +40,10 @@ use platform::{
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// The consumer's parallelism: one task per partition of `expense.expense-changed.v1`.
-const TASKS: usize = 3;
+/// Parallelism: platform's consumer handles one event at a time, so one task is one
+/// replica; three tasks are three replicas, one partition of `expense.expense-changed.v1`
+/// (3 partitions) each.
+const TASKS: [usize; 2] = [1, 3];
 
 fn main() {
     // `cargo test --all-targets` runs benches without `--bench`: not worth the load.
@@ -70,7 +72,9 @@ async fn run() {
         "budget-service bench ({} cores; figures vary with whatever else runs)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    projection(&infra).await;
+    for tasks in TASKS {
+        projection(&infra, tasks).await;
+    }
     list_latency(&infra).await;
 }
 
@@ -108,16 +112,16 @@ async fn migrated_pool(infra: &Infra, size: usize) -> (String, PgPool) {
     (db, pool)
 }
 
-async fn projection(infra: &Infra) {
+async fn projection(infra: &Infra, tasks: usize) {
     let n = env_usize("BENCH_EVENTS", 20_000);
     let users: Vec<Uuid> = (0..200).map(|_| Uuid::new_v4()).collect();
     let categories = [Category::Groceries, Category::FoodAndDrink, Category::Transport];
-    // The events, in per-user order (as Kafka keeps them), dealt to TASKS like partitions.
-    let mut lanes: Vec<Vec<Envelope<ExpenseChanged>>> = vec![vec![]; TASKS];
-    let mut rows: Vec<Vec<(Uuid, Uuid, i64, String)>> = vec![vec![]; TASKS];
+    // The events, in per-user order (as Kafka keeps them), dealt to `tasks` like partitions.
+    let mut lanes: Vec<Vec<Envelope<ExpenseChanged>>> = vec![vec![]; tasks];
+    let mut rows: Vec<Vec<(Uuid, Uuid, i64, String)>> = vec![vec![]; tasks];
     for i in 0..n {
         let user = users[i % users.len()];
-        let lane = (user.as_u128() % TASKS as u128) as usize;
+        let lane = (user.as_u128() % tasks as u128) as usize;
         let id = Uuid::now_v7();
         let category = categories[i % categories.len()];
         let v1 = expense(id, user, 1000 + (i as i64 % 5000), category, 1);
@@ -149,7 +153,7 @@ async fn projection(infra: &Infra) {
     let total: usize = lanes.iter().map(Vec::len).sum();
 
     // Baseline: the same rows, a plain INSERT per transaction.
-    let (_, pool) = migrated_pool(infra, TASKS + 1).await;
+    let (_, pool) = migrated_pool(infra, tasks + 1).await;
     let started = Instant::now();
     join_all(rows.clone().into_iter().map(|lane| {
         let pool = pool.clone();
@@ -175,7 +179,7 @@ async fn projection(infra: &Infra) {
     let plain_rate = n as f64 / plain.as_secs_f64();
 
     // The handler, on a fresh database with 3 budgets per user.
-    let (_, pool) = migrated_pool(infra, TASKS + 1).await;
+    let (_, pool) = migrated_pool(infra, tasks + 1).await;
     {
         let mut conn = pool.get().await.unwrap();
         for (u, user) in users.iter().enumerate() {
@@ -220,7 +224,7 @@ async fn projection(infra: &Infra) {
         .await
         .unwrap();
     println!(
-        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) in {:.2} s = {rate:.0} events/s on {TASKS} tasks, {} alerts raised",
+        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) in {:.2} s = {rate:.0} events/s on {tasks} task(s), {} alerts raised",
         total - n,
         handled.as_secs_f64(),
         alerts.n

@@ -7,7 +7,7 @@
 
 use domain::Category;
 
-use super::language::{self, is_glued_script, Roles};
+use super::language::{is_glued_script, Roles};
 use super::lexicon::LEXICON;
 use super::merchant::Found;
 use super::{Analysis, Role};
@@ -53,7 +53,7 @@ pub(crate) fn categorize(a: &Analysis, merchant: Option<&Found>) -> (Category, S
         }
         // A fee word labelling a number that is not the amount ("Fee: Tsh 350" after a
         // transfer) says nothing of what the amount bought.
-        let (roles, len) = language::roles_at(tokens, i);
+        let (roles, len) = a.words[i];
         if roles.has(Roles::FEE)
             && !(i + len..(i + len + 4).min(tokens.len())).any(|k| a.roles[k] == Role::Amount)
         {

@@ -6,7 +6,7 @@
 //! prepositions, dates, times, numbers and punctuation, and generic places or people
 //! ("the airport", "a bar", "mom") name no merchant.
 
-use super::language::{self, is_glued_script, Roles};
+use super::language::{is_glued_script, Roles};
 use super::lexicon::{Merchant, LEXICON};
 use super::token::{Kind, Token};
 use super::{Analysis, Role};
@@ -323,7 +323,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
     fn bank_word(&self, i: usize) -> bool {
         let tokens = self.tokens();
         tokens[i].is_word() && {
-            let roles = language::roles_of(tokens, i);
+            let roles = self.a.words[i].0;
             // Payee words introduce a name; cash and transfer words only inform the
             // confidence.
             let naming = Roles::PAYEE | Roles::PAYEE_LABEL | Roles::CASH | Roles::TRANSFER | Roles::ACT;
@@ -396,7 +396,8 @@ impl<'t, 'a> Ctx<'t, 'a> {
         }
         if self.bank_word(i)
             || self.word(i).is_some()
-                && !language::roles_of(tokens, i)
+                && !self.a.words[i]
+                    .0
                     .without(Roles::PAYEE | Roles::PAYEE_LABEL)
                     .is_empty()
         {
@@ -919,7 +920,7 @@ fn from_delimited_row(cx: &Ctx) -> Option<Found> {
     }
     let first = k + 1;
     let w = cx.word(first)?;
-    let roles = language::roles_of(tokens, first).without(Roles::PAYEE | Roles::PAYEE_LABEL);
+    let roles = a.words[first].0.without(Roles::PAYEE | Roles::PAYEE_LABEL);
     if !cx.free(first)
         || !roles.is_empty()
         || is_bank_noise(w)
@@ -1022,11 +1023,7 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
         let at_sign = t.is_sym('@') && (t.space_before || i == 0);
         // "en STARBUCKS", "chez CARREFOUR", "в DNS-SHOP.RU", "kwa NAIVAS": the languages'
         // words for "at".
-        let (roles, len) = if t.is_word() {
-            language::roles_at(tokens, i)
-        } else {
-            (Roles::default(), 1)
-        };
+        let (roles, len) = a.words[i];
         let colon_after = tokens.get(i + len).is_some_and(|n| n.is_sym(':'));
         // "Pagaste $ 4.500 a Carrefour", "Pix enviado: R$ 85,00 para Padaria…", "45,00 kr til
         // Lagkagehuset": a payee word right after the amount.
@@ -1245,8 +1242,6 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
 
     // Cash from a machine or an agent ("ATM WITHDRAWAL CENTRAL BRANCH", "Cash Out to KOFI
     // AGENCIES"): no merchant, unless a known one or one named after "at".
-    let cash =
-        (0..tokens.len()).any(|i| tokens[i].is_word() && language::roles_of(tokens, i).has(Roles::CASH));
-    best.filter(|(_, _, f)| !cash || f.known.is_some() || f.placed >= 80)
+    best.filter(|(_, _, f)| !a.cash || f.known.is_some() || f.placed >= 80)
         .map(|(_, _, f)| f)
 }

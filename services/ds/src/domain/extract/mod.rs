@@ -181,6 +181,11 @@ pub(crate) struct Analysis<'a> {
     pub tokens: Vec<Token<'a>>,
     pub roles: Vec<Role>,
     pub style: Style,
+    /// A cash withdrawal ("ATM", "retrait", "снятие"): no merchant expected.
+    pub cash: bool,
+    /// Each token's roles in the language data and how many tokens the phrase covers
+    /// ([`language::roles_at`]).
+    pub words: Vec<(language::Roles, usize)>,
 }
 
 /// Reads an expense from `text`.
@@ -280,13 +285,20 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
     }
 
     // Cash withdrawals and transfers to people: no merchant or no category may be right.
-    let (mut cash, mut transfer) = (false, false);
-    for i in (0..tokens.len()).filter(|&i| tokens[i].is_word()) {
-        let r = language::roles_of(&tokens, i);
-        cash |= r.has(language::Roles::CASH);
-        transfer |= r.has(language::Roles::TRANSFER);
-    }
-    let analysis = Analysis { tokens, roles, style };
+    // The language data's roles of each token, looked up once (the merchant and category
+    // passes ask about most tokens several times).
+    let words: Vec<(language::Roles, usize)> = (0..tokens.len())
+        .map(|i| language::roles_at(&tokens, i))
+        .collect();
+    let cash = words.iter().any(|w| w.0.has(language::Roles::CASH));
+    let transfer = words.iter().any(|w| w.0.has(language::Roles::TRANSFER));
+    let analysis = Analysis {
+        tokens,
+        roles,
+        style,
+        cash,
+        words,
+    };
     let merchant = merchant::find(&analysis);
     let (category, category_source) = category::categorize(&analysis, merchant.as_ref());
 

@@ -20,8 +20,7 @@ use crate::{
     alerts,
     domain::{
         budget_id_for_request, parse_alert_percents, parse_category, parse_money, parse_name, parse_on,
-        parse_period, BudgetError, BudgetSpec, FieldError, Level, Period, PeriodKind, Spending,
-        MAX_BUDGETS_PER_USER,
+        parse_period, BudgetError, BudgetSpec, FieldError, Level, PeriodKind, MAX_BUDGETS_PER_USER,
     },
     page_token, proto,
     store::{
@@ -167,23 +166,6 @@ async fn with_status(
     let spending =
         queries::spending(conn, row.user_id, &row.currency, row.category.as_deref(), period).await?;
     Ok(proto::budget(row, exponent(&row.currency), period, spending))
-}
-
-/// One budget's spending of `period` from a list's day totals.
-fn spending_from(totals: &[DayTotal], row: &BudgetRow, period: Period) -> Spending {
-    let mut s = Spending::default();
-    for t in totals.iter().filter(|t| period.contains(t.occurred_on)) {
-        if row.category.as_ref().is_some_and(|c| *c != t.category) {
-            continue;
-        }
-        if t.currency == row.currency {
-            s.spent += t.total;
-            s.count += t.count;
-        } else {
-            s.other_currency += t.count;
-        }
-    }
-    s
 }
 
 /// The value, or `None` with its error recorded.
@@ -396,7 +378,7 @@ impl BudgetService for BudgetGrpc {
                     row,
                     exponent(&row.currency),
                     period,
-                    spending_from(&totals, row, period),
+                    DayTotal::spending_of(&totals, &row.currency, row.category.as_deref(), period),
                 )
             })
             .collect();

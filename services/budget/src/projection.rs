@@ -12,7 +12,7 @@ use crate::{
     alerts,
     domain::{Level, Period, PeriodKind},
     store::{
-        models::{BudgetRow, ExpenseRow},
+        models::{BudgetRow, DayTotal, ExpenseRow},
         queries,
     },
 };
@@ -81,10 +81,12 @@ fn contribution(budget: &BudgetRow, kind: PeriodKind, period: Period, expense: O
 /// rose, the thresholds crossed.
 pub async fn apply(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> QueryResult<Applied> {
     queries::lock_user(conn, change.user_id).await?;
-    if queries::is_deleted_user(conn, change.user_id).await? {
+    // After the lock (its own statement: a statement's snapshot is taken before it waits).
+    let (deleted_user, held) =
+        queries::find_expense_of_live_user(conn, change.user_id, change.expense_id).await?;
+    if deleted_user {
         return Ok(Applied::DeletedUser);
     }
-    let held = queries::find_expense(conn, change.user_id, change.expense_id).await?;
     if !is_newer(change, held.as_ref()) {
         return Ok(Applied::Stale);
     }
@@ -128,7 +130,8 @@ pub async fn apply(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> Quer
         queries::add_to_totals(conn, change.user_id, n).await?;
     }
 
-    let mut raised = 0;
+    // Every (budget, period) whose spending rose, with by how much.
+    let mut rising = vec![];
     for budget in queries::budgets_of(conn, change.user_id).await? {
         let Some(kind) = PeriodKind::from_name(&budget.period) else {
             tracing::error!(budget_id = %budget.id, period = %budget.period, "unreadable period; budget skipped");
@@ -144,21 +147,30 @@ pub async fn apply(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> Quer
             let delta = contribution(&budget, kind, period, new.as_ref())
                 - contribution(&budget, kind, period, old.as_ref());
             // Only rising spending crosses a threshold upward.
-            if delta <= 0 {
-                continue;
+            if delta > 0 {
+                rising.push((budget.clone(), period, delta));
             }
-            let category = budget.category.as_deref();
-            let after = queries::spending(conn, budget.user_id, &budget.currency, category, period)
-                .await?
-                .spent;
-            let level = |spent| Level {
-                spent,
-                amount: budget.amount_minor,
-            };
-            raised += alerts::raise(conn, &budget, period, level(after - delta), level(after))
-                .await?
-                .len();
         }
+    }
+    let (Some(from), Some(to)) = (
+        rising.iter().map(|(_, p, _)| p.start).min(),
+        rising.iter().map(|(_, p, _)| p.end).max(),
+    ) else {
+        return Ok(Applied::Changed { alerts: 0 });
+    };
+    // One read of the user's day totals serves every budget the change touched.
+    let totals = queries::day_totals(conn, change.user_id, from, to).await?;
+    let mut raised = 0;
+    for (budget, period, delta) in rising {
+        let after =
+            DayTotal::spending_of(&totals, &budget.currency, budget.category.as_deref(), period).spent;
+        let level = |spent| Level {
+            spent,
+            amount: budget.amount_minor,
+        };
+        raised += alerts::raise(conn, &budget, period, level(after - delta), level(after))
+            .await?
+            .len();
     }
     Ok(Applied::Changed { alerts: raised })
 }

@@ -6,7 +6,7 @@ use domain::{Category, Currency};
 use uuid::Uuid;
 
 use super::schema::{alerts, budgets, expense_totals, expenses};
-use crate::domain::{BudgetSpec, PeriodKind};
+use crate::domain::{BudgetSpec, Period, PeriodKind, Spending};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = budgets, check_for_backend(diesel::pg::Pg))]
@@ -129,6 +129,31 @@ pub struct DayTotal {
     pub category: String,
     pub total: i64,
     pub count: i64,
+}
+
+impl DayTotal {
+    /// The spending of `period` for a budget in `currency` and `category` (`None`: every
+    /// category), from day totals that cover the period.
+    pub fn spending_of(
+        totals: &[DayTotal],
+        currency: &str,
+        category: Option<&str>,
+        period: Period,
+    ) -> Spending {
+        let mut s = Spending::default();
+        for t in totals.iter().filter(|t| period.contains(t.occurred_on)) {
+            if category.is_some_and(|c| c != t.category) {
+                continue;
+            }
+            if t.currency == currency {
+                s.spent += t.total;
+                s.count += t.count;
+            } else {
+                s.other_currency += t.count;
+            }
+        }
+        s
+    }
 }
 
 /// One budget's spending in one period.

@@ -39,12 +39,6 @@ pub async fn lock_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResu
 
 // === users ===
 
-pub async fn is_deleted_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(deleted_users::table.find(user_id)))
-        .get_result(conn)
-        .await
-}
-
 /// Deletes everything of the user and remembers the deletion. Returns the number of
 /// budgets, expenses and alerts deleted.
 #[tracing::instrument(skip(conn))]
@@ -153,17 +147,68 @@ pub async fn delete_budget(conn: &mut AsyncPgConnection, user_id: Uuid, id: Uuid
 
 // === the projection ===
 
-pub async fn find_expense(
+/// Whether the user was deleted, and the expense as held: one round trip for the
+/// consumer's first read.
+pub async fn find_expense_of_live_user(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     expense_id: Uuid,
-) -> QueryResult<Option<ExpenseRow>> {
-    expenses::table
-        .find((user_id, expense_id))
-        .select(ExpenseRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+) -> QueryResult<(bool, Option<ExpenseRow>)> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        deleted_user: bool,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
+        version: Option<i32>,
+        #[diesel(sql_type = Nullable<diesel::sql_types::BigInt>)]
+        amount_minor: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        currency: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        category: Option<String>,
+        #[diesel(sql_type = Nullable<Date>)]
+        occurred_on: Option<NaiveDate>,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Bool>)]
+        deleted: Option<bool>,
+    }
+    let h: Held = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM deleted_users WHERE user_id = $1) AS deleted_user, \
+                e.version, e.amount_minor, e.currency, e.category, e.occurred_on, e.deleted \
+         FROM (SELECT 1) one \
+         LEFT JOIN expenses e ON e.user_id = $1 AND e.expense_id = $2",
+    )
+    .bind::<SqlUuid, _>(user_id)
+    .bind::<SqlUuid, _>(expense_id)
+    .get_result(conn)
+    .await?;
+    let held = match (
+        h.version,
+        h.amount_minor,
+        h.currency,
+        h.category,
+        h.occurred_on,
+        h.deleted,
+    ) {
+        (
+            Some(version),
+            Some(amount_minor),
+            Some(currency),
+            Some(category),
+            Some(occurred_on),
+            Some(deleted),
+        ) => Some(ExpenseRow {
+            user_id,
+            expense_id,
+            version,
+            amount_minor,
+            currency,
+            category,
+            occurred_on,
+            deleted,
+        }),
+        _ => None,
+    };
+    Ok((h.deleted_user, held))
 }
 
 /// Stores the expense as `row` says (a new version, or its tombstone).

@@ -79,6 +79,10 @@ async fn run() {
     );
     let events = env_usize("BENCH_EVENTS", 100_000);
     let consumer = consumer_throughput(&infra, events).await;
+    // `BENCH_CONSUMER_ONLY=1`: just the figure above (for profiling the consumer).
+    if env_usize("BENCH_CONSUMER_ONLY", 0) == 1 {
+        return;
+    }
     let (previous, with_changes) = batch_transactions(&infra, events).await;
     let ceiling = pgbench_ceiling(&infra).await;
     println!(
@@ -170,10 +174,10 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
     let mut conn = connect(&app.db).await;
     // From the first stored row to the last: group join and start-up are not consumption.
     let deadline = Instant::now() + Duration::from_secs(600);
-    let (t0, c0) = loop {
+    let (t0, c0, cpu0) = loop {
         let c = count(&mut conn).await;
         if c > 0 {
-            break (Instant::now(), c);
+            break (Instant::now(), c, process_cpu());
         }
         assert!(Instant::now() < deadline, "nothing consumed");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -190,13 +194,16 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
         tokio::time::sleep(until_near_end(t0, c0, c, n)).await;
     }
     let took = t0.elapsed();
+    let cpu = process_cpu() - cpu0;
     let rate = (n as i64 - c0) as f64 / took.as_secs_f64();
     println!(
-        "consumed {} events in {:.2} s: **{:.0} events/s** (batches of up to 1,000, one transaction \
-         each, with their ExpenseChanged in the outbox; the relay publishing meanwhile)",
+        "consumed {} events in {:.2} s: **{:.0} events/s** (batches of up to 1,000 per partition, one \
+         transaction each, with their ExpenseChanged in the outbox; the relay publishing meanwhile); \
+         the service's process used {:.0} µs of CPU per event (consumer and relay; robust to other load)",
         n as i64 - c0,
         took.as_secs_f64(),
-        rate
+        rate,
+        cpu.as_secs_f64() * 1e6 / (n as i64 - c0) as f64
     );
     loop {
         let pending = platform::outbox::pending(&mut conn).await.expect("outbox");
@@ -219,6 +226,20 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
     drop(conn);
     cleanup(infra, &app.db, &suffix).await;
     rate
+}
+
+/// CPU time (user + system) this process has used so far: the service runs in it.
+fn process_cpu() -> Duration {
+    // /proc/self/stat fields 14 and 15, in clock ticks (100 per second on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 /// How long to wait before counting again: 70% of the time the rest should take at the

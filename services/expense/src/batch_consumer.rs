@@ -2,7 +2,10 @@
 //! with many messages per database transaction instead of one (throughput: one commit per
 //! batch instead of one per event). Written to move into platform as-is.
 //!
-//! For each batch (up to `max_messages`, or whatever arrived within `max_wait` of the first):
+//! For each batch (up to `max_messages` per assigned partition, or whatever arrived within
+//! `max_wait` of the first; the next batch is read while this one is in the database), and
+//! within it for each partition at once, in chunks of up to `max_messages` (partitions hold
+//! disjoint users, so their transactions never touch the same rows):
 //! 1. decode every message; one that cannot be decoded is dead-lettered;
 //! 2. drop repeats of a `ce_id` inside the batch (a producer retry, a replay);
 //! 3. call the handler once with the rest. It applies them in one transaction, skipping
@@ -10,7 +13,8 @@
 //!    (dead-lettered). A transient failure retries the whole batch with backoff, never
 //!    skipping it; a permanent failure of the batch as a whole splits it into one-event
 //!    batches, so only the culprit is dead-lettered;
-//! 4. only then store the offsets (committed in the background and on shutdown).
+//! 4. only when every partition's chunks are committed, store the batch's offsets
+//!    (committed in the background and on shutdown).
 //!
 //! Dead letters go to `<topic>.dlq` with the original key, payload and headers, plus
 //! `dlq_error` and the original topic/partition/offset: platform's `DeadLetters`, group
@@ -82,32 +86,84 @@ where
     let dlq = DeadLetters::new(producer, s);
     tracing::info!(topic = %s.topic, group = %s.group_id, max_messages = settings.max_messages, "batch consumer started");
 
-    while let Some(batch) = next_batch(&consumer, &settings, &shutdown).await {
-        let span = tracing::info_span!(
-            "kafka.consume_batch",
-            otel.name = %format!("{} process", s.topic),
-            otel.kind = "consumer",
-            messaging.system = "kafka",
-            messaging.destination = %s.topic,
-            messaging.batch.message_count = batch.len(),
-            trace_id = Empty,
-        );
-        link_producers(&span, &batch);
-        let done = process(&settings, &handler, &dlq, &batch, &shutdown)
+    // The next batch is read while the current one is in the database: a bounded hand-over
+    // of one batch, so at most two batches are in memory and unstored.
+    let (ready, mut batches) = tokio::sync::mpsc::channel::<Vec<OwnedMessage>>(1);
+    let fetch = async {
+        while let Some(batch) = next_batch(&consumer, &settings, &shutdown).await {
+            if ready.send(batch).await.is_err() {
+                break; // the processor stopped: what was read is redelivered
+            }
+        }
+        drop(ready);
+    };
+    let apply = async {
+        while let Some(batch) = batches.recv().await {
+            let span = tracing::info_span!(
+                "kafka.consume_batch",
+                otel.name = %format!("{} process", s.topic),
+                otel.kind = "consumer",
+                messaging.system = "kafka",
+                messaging.destination = %s.topic,
+                messaging.batch.message_count = batch.len(),
+                trace_id = Empty,
+            );
+            link_producers(&span, &batch);
+            // One transaction per partition, all at once: partitions hold disjoint users
+            // (the key is the user id), so they cannot contend for the same rows, and one
+            // partition's events stay in order within its transaction. The database works
+            // on one while the others' statements travel.
+            let offsets = next_offsets(&batch);
+            let lanes = by_partition(batch, settings.max_messages);
+            let (settings, handler, dlq, shutdown) = (&settings, &handler, &dlq, &shutdown);
+            let done = futures::future::join_all(lanes.iter().map(|lane| async move {
+                for chunk in lane {
+                    if !process(settings, handler, dlq, chunk, shutdown).await {
+                        return false;
+                    }
+                }
+                true
+            }))
             .instrument(span)
             .await;
-        // Shut down mid-batch: leave the offsets unstored so the batch is redelivered.
-        if !done {
-            break;
+            // Shut down mid-batch: leave the offsets unstored so the batch is redelivered
+            // (the partitions already committed change nothing then).
+            if done.iter().any(|d| !d) {
+                break;
+            }
+            store_offsets(&consumer, offsets);
         }
-        store_offsets(&consumer, &batch);
-    }
+        // Dropping the receiver ends the fetcher's wait to hand over.
+        batches.close();
+    };
+    futures::future::join(fetch, apply).await;
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %e, "final commit");
     }
     tracing::info!(topic = %s.topic, "batch consumer stopped");
     platform::kafka::close_consumer(consumer).await;
     Ok(())
+}
+
+/// `batch` split by partition, in offset order, each partition's messages in chunks of at
+/// most `max` (one transaction each).
+fn by_partition(batch: Vec<OwnedMessage>, max: usize) -> Vec<Vec<Vec<OwnedMessage>>> {
+    let max = max.max(1);
+    let mut lanes: Vec<(i32, Vec<Vec<OwnedMessage>>)> = vec![];
+    for m in batch {
+        let lane = match lanes.iter().position(|(p, _)| *p == m.partition()) {
+            Some(i) => &mut lanes[i].1,
+            None => {
+                lanes.push((m.partition(), vec![]));
+                &mut lanes.last_mut().expect("just pushed").1
+            }
+        };
+        match lane.last_mut() {
+            Some(chunk) if chunk.len() < max => chunk.push(m),
+            _ => lane.push(vec![m]),
+        }
+    }
+    lanes.into_iter().map(|(_, lane)| lane).collect()
 }
 
 /// How long a batch waits for the next message of a burst.
@@ -132,13 +188,16 @@ async fn next_batch(
             },
         }
     };
-    let mut batch = Vec::with_capacity(settings.max_messages.min(4096));
+    // Up to `max_messages` per assigned partition: each partition gets its own transaction.
+    let partitions = consumer.assignment().map_or(1, |a| a.count().max(1));
+    let max = settings.max_messages.saturating_mul(partitions);
+    let mut batch = Vec::with_capacity(max.min(16_384));
     batch.push(first);
     // Take what keeps arriving, up to `max_wait` in all; a pause of `BURST_GAP` means the
     // burst is over. Under load batches fill up; a lone event goes through at once instead
     // of waiting out `max_wait`.
     let deadline = tokio::time::Instant::now() + settings.max_wait;
-    while batch.len() < settings.max_messages {
+    while batch.len() < max {
         let until = (tokio::time::Instant::now() + BURST_GAP).min(deadline);
         match tokio::time::timeout_at(until, consumer.recv()).await {
             Ok(Ok(m)) => batch.push(m.detach()),
@@ -241,8 +300,8 @@ fn located(rejected: Vec<Rejected>, positions: &[usize]) -> Vec<(usize, String)>
         .collect()
 }
 
-/// Stores, per partition, the offset after the batch's last message.
-fn store_offsets(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
+/// Per partition, the offset after the batch's last message.
+fn next_offsets(batch: &[OwnedMessage]) -> TopicPartitionList {
     let mut next: HashMap<(&str, i32), i64> = HashMap::new();
     for m in batch {
         let e = next.entry((m.topic(), m.partition())).or_insert(0);
@@ -254,6 +313,11 @@ fn store_offsets(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
             tracing::warn!(error = %e, "building the offset list");
         }
     }
+    tpl
+}
+
+/// Stores the offsets of a batch whose effect is committed.
+fn store_offsets(consumer: &StreamConsumer, tpl: TopicPartitionList) {
     // Fails for partitions revoked meanwhile: their new owner redelivers, which changes nothing.
     if let Err(e) = consumer.store_offsets(&tpl) {
         tracing::warn!(error = %e, "storing offsets failed; the batch may be redelivered");

@@ -47,7 +47,8 @@ pub mod google {
 }
 
 pub use expense_tracker::{
-    auth::v1 as auth, budget::v1 as budget, ds::v1 as ds, events::v1 as events, expense::v1 as expense, user::v1 as user,
+    auth::v1 as auth, budget::v1 as budget, ds::v1 as ds, events::v1 as events, expense::v1 as expense,
+    user::v1 as user,
 };
 
 /// Kafka topics. Each carries one protobuf message type, keyed by `user_id`.

@@ -39,6 +39,7 @@ use expense_service::{
 use futures::StreamExt;
 use platform::{
     config::Env,
+    idempotency::record_new_events,
     kafka::{ensure_topics, Envelope, EventProducer, RawEvent},
     testing::{
         bench::{env_usize, ms, percentile, reachable},
@@ -387,7 +388,7 @@ async fn previous_transaction(pool: &platform::db::PgPool, batch: Arc<[Envelope<
     let mut conn = pool.get().await.expect("connection");
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         let fresh: std::collections::HashSet<Uuid> =
-            queries::record_new_events(conn, "expense-service", &topic, event_ids.clone())
+            record_new_events(conn, "expense-service", &topic, event_ids.clone())
                 .await?
                 .into_iter()
                 .collect();

@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use contracts::events::{ExpenseExtracted, UserDeleted};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use platform::{
+    batch_consumer::Rejected,
     db::PgPool,
-    idempotency::process_once,
+    idempotency::{process_once, record_new_events},
     kafka::{Envelope, HandlerError, RawEvent},
 };
 use uuid::Uuid;
 
 use crate::{
-    batch_consumer::Rejected,
     changes::{self, Cause},
     domain::{re_extracted, Expense},
     proto,
@@ -70,7 +70,7 @@ pub async fn on_expenses_extracted(
     let mut conn = pool.get().await?;
     let stored = conn
         .transaction::<_, HandlerError, _>(async move |conn| {
-            let fresh: HashSet<Uuid> = queries::record_new_events(conn, CONSUMER, &topic, event_ids.clone())
+            let fresh: HashSet<Uuid> = record_new_events(conn, CONSUMER, &topic, event_ids.clone())
                 .await?
                 .into_iter()
                 .collect();

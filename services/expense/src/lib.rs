@@ -3,7 +3,6 @@
 //! `UserDeleted` purges them. Every change is announced as `ExpenseChanged` through the
 //! outbox, which the in-process relay publishes.
 
-pub mod batch_consumer;
 pub mod changes;
 pub mod config;
 pub mod domain;
@@ -16,6 +15,7 @@ use contracts::{expense::expense_service_server::ExpenseServiceServer, topics};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use platform::{
     app::App,
+    batch_consumer::{consume_batches, BatchSettings},
     config::Env,
     grpc::GrpcServer,
     kafka::{consume, ensure_topics_until_done, topic_name, ConsumerSettings},
@@ -23,8 +23,6 @@ use platform::{
 };
 
 pub use config::Config;
-
-use crate::batch_consumer::{consume_batches, BatchSettings};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

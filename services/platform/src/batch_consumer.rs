@@ -1,6 +1,6 @@
 //! A batching at-least-once Kafka consumer: the semantics of `platform::kafka::consume`,
 //! with many messages per database transaction instead of one (throughput: one commit per
-//! batch instead of one per event). Written to move into platform as-is.
+//! batch instead of one per event).
 //!
 //! For each batch (up to `max_messages` per assigned partition, or whatever arrived within
 //! `max_wait` of the first; the next batch is read while this one is in the database), and
@@ -29,10 +29,6 @@ use std::{
 
 use contracts::Event;
 use opentelemetry::trace::TraceContextExt;
-use platform::kafka::{
-    decode, group_consumer, header_map, retry_transient, ConsumerSettings, DeadLetters, Envelope,
-    EventProducer, HandlerError, HeaderCarrier,
-};
 use rdkafka::{
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::KafkaError,
@@ -43,6 +39,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{field::Empty, Instrument};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
+
+use crate::kafka::{
+    decode, group_consumer, header_map, retry_transient, ConsumerSettings, DeadLetters, Envelope,
+    EventProducer, HandlerError, HeaderCarrier,
+};
 
 /// Where, as whom and how much at a time a batching consumer reads.
 #[derive(Debug, Clone)]
@@ -141,7 +142,7 @@ where
         tracing::debug!(error = %e, "final commit");
     }
     tracing::info!(topic = %s.topic, "batch consumer stopped");
-    platform::kafka::close_consumer(consumer).await;
+    crate::kafka::close_consumer(consumer).await;
     Ok(())
 }
 
@@ -326,7 +327,7 @@ fn store_offsets(consumer: &StreamConsumer, tpl: TopicPartitionList) {
 
 fn link_producers(span: &tracing::Span, batch: &[OwnedMessage]) {
     if let [only] = batch {
-        platform::telemetry::adopt_remote_parent(span, &HeaderCarrier(header_map(only)));
+        crate::telemetry::adopt_remote_parent(span, &HeaderCarrier(header_map(only)));
         return;
     }
     opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -338,5 +339,5 @@ fn link_producers(span: &tracing::Span, batch: &[OwnedMessage]) {
             }
         }
     });
-    span.record("trace_id", platform::telemetry::trace_id(span).as_str());
+    span.record("trace_id", crate::telemetry::trace_id(span).as_str());
 }

@@ -1,7 +1,10 @@
 //! Idempotent consumption: the event id is recorded in the same transaction as the
 //! event's effect, so a redelivered event changes nothing.
 
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{Array, Text, Uuid as SqlUuid},
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::future::BoxFuture;
 use uuid::Uuid;
@@ -44,4 +47,33 @@ where
         Ok(true)
     })
     .await
+}
+
+#[derive(QueryableByName)]
+struct EventIdRow {
+    #[diesel(sql_type = SqlUuid)]
+    event_id: Uuid,
+}
+
+/// Records `event_ids` as processed by `consumer` and returns those that were not yet:
+/// the batch form of [`process_once`] (same table, same key), one statement for the whole
+/// batch. Run it in the transaction that applies the events, and apply only those returned.
+#[tracing::instrument(skip_all, fields(events = event_ids.len()))]
+pub async fn record_new_events(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    topic: &str,
+    event_ids: Vec<Uuid>,
+) -> QueryResult<Vec<Uuid>> {
+    let rows: Vec<EventIdRow> = diesel::sql_query(
+        "INSERT INTO processed_events (event_id, consumer, topic) \
+         SELECT e, $2, $3 FROM UNNEST($1::uuid[]) AS e \
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind::<Array<SqlUuid>, _>(event_ids)
+    .bind::<Text, _>(consumer)
+    .bind::<Text, _>(topic)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.event_id).collect())
 }

@@ -4,6 +4,7 @@
 //! consumption, and one error type mapped to `tonic::Status`.
 
 pub mod app;
+pub mod batch_consumer;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::{
-    models::{EventIdRow, ExpenseColumns, ExpenseRow, IdRow, SummaryRow},
+    models::{ExpenseColumns, ExpenseRow, IdRow, SummaryRow},
     schema::{deleted_users, expenses},
 };
 use crate::domain::{escape_like, GroupBy, ListQuery, SummaryQuery};
@@ -354,29 +354,4 @@ pub async fn summarize(
         .sql(") s ORDER BY key COLLATE \"C\", currency COLLATE \"C\"")
         .load(conn)
         .await
-}
-
-// === processed events ===
-
-/// Records `event_ids` as processed by `consumer` and returns those that were not yet:
-/// the batch form of `platform::idempotency::process_once` (same table, same key). Run it
-/// in the transaction that applies the events.
-#[tracing::instrument(skip_all, fields(events = event_ids.len()))]
-pub async fn record_new_events(
-    conn: &mut AsyncPgConnection,
-    consumer: &str,
-    topic: &str,
-    event_ids: Vec<Uuid>,
-) -> QueryResult<Vec<Uuid>> {
-    let rows: Vec<EventIdRow> = diesel::sql_query(
-        "INSERT INTO processed_events (event_id, consumer, topic) \
-         SELECT e, $2, $3 FROM UNNEST($1::uuid[]) AS e \
-         ON CONFLICT DO NOTHING RETURNING event_id",
-    )
-    .bind::<Array<SqlUuid>, _>(event_ids)
-    .bind::<Text, _>(consumer)
-    .bind::<Text, _>(topic)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.event_id).collect())
 }

@@ -11,8 +11,8 @@ use std::{
 };
 
 use contracts::events::UserDeleted;
-use expense_service::batch_consumer::{consume_batches, BatchSettings, Rejected};
 use platform::{
+    batch_consumer::{consume_batches, BatchSettings, Rejected},
     kafka::{ConsumerSettings, Envelope, EventProducer, HandlerError, RawEvent},
     testing::{eventually, read_topic, unique, Infra},
 };

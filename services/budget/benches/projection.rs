@@ -4,11 +4,12 @@
 //!
 //! 1. projection throughput: `BENCH_EVENTS` (20,000) `ExpenseChanged` (RECORDED, then an
 //!    UPDATED of every fourth) for 200 users with 3 budgets each go through the consumer's
-//!    handler (`events::on_expense_changed`: processed-event row, user lock, version
-//!    check, upsert, every budget's crossing check, alerts and outbox rows), one
-//!    transaction per event as the consumer does, on 1 task (one replica's consumer) and on
-//!    3 (three replicas, a partition each). Baseline in the same run: a plain insert of the
-//!    same rows, one transaction per event, on as many tasks.
+//!    handler (`events::on_expenses_changed`: processed-event rows, user locks, version
+//!    check, upsert, every budget's crossing check, alerts and outbox rows) in chunks of
+//!    1,000 per transaction as the batch consumer hands them over, and through the old path
+//!    (platform's `process_once` + `projection::apply`, one transaction per event), on 1
+//!    task (one replica's consumer) and on 3 (three partitions at once). Baselines in the
+//!    same run: a plain insert of the same rows, one transaction per row and one per 1,000.
 //! 2. `ListBudgets` with 20 budgets and 10,000 expenses in the period, through gRPC on
 //!    loopback, p50/p99 over `BENCH_CALLS` (500) calls; baselines in the same run:
 //!    `GetBudget` of one of them, the list's query of per-day totals alone (direct SQL), and
@@ -16,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use budget_service::{events, store::queries, Application, Config};
+use budget_service::{events, projection, store::queries, Application, Config};
 use contracts::{
     budget::{
         budget_service_client::BudgetServiceClient, CreateBudgetRequest, GetBudgetRequest,
@@ -26,11 +27,12 @@ use contracts::{
     expense::{Category, Expense},
 };
 use diesel::sql_types;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures::future::join_all;
 use platform::{
     config::Env,
     db::PgPool,
+    idempotency::process_once,
     kafka::Envelope,
     testing::{
         bench::{env_usize, ms, percentile, reachable},
@@ -40,9 +42,8 @@ use platform::{
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// Parallelism: platform's consumer handles one event at a time, so one task is one
-/// replica; three tasks are three replicas, one partition of `expense.expense-changed.v1`
-/// (3 partitions) each.
+/// Parallelism: one task is one partition's chunks in order; three tasks are the three
+/// partitions of `expense.expense-changed.v1`, which the batch consumer applies at once.
 const TASKS: [usize; 2] = [1, 3];
 
 fn main() {
@@ -152,87 +153,170 @@ async fn projection(infra: &Infra, tasks: usize) {
     }
     let total: usize = lanes.iter().map(Vec::len).sum();
 
-    // Baseline: the same rows, a plain INSERT per transaction.
-    let (_, pool) = migrated_pool(infra, tasks + 1).await;
+    // Baselines: the same rows, a plain INSERT each, one transaction per row and one per
+    // chunk of `CHUNK` rows.
+    let plain_rate = n as f64 / plain_inserts(infra, tasks, &rows, 1).await.as_secs_f64();
+    let chunked_rate = n as f64 / plain_inserts(infra, tasks, &rows, CHUNK).await.as_secs_f64();
+
+    // The consumer's handler, then the old one-event-per-transaction path, each on a fresh
+    // database with 3 budgets per user.
+    let pool = seeded_pool(infra, tasks, &users).await;
     let started = Instant::now();
-    join_all(rows.clone().into_iter().map(|lane| {
+    join_all(lanes.iter().map(|lane| {
         let pool = pool.clone();
         async move {
-            let mut conn = pool.get().await.unwrap();
-            for (user, id, minor, category) in lane {
-                diesel::sql_query(
-                    "INSERT INTO expenses (user_id, expense_id, version, amount_minor, currency, category, occurred_on) \
-                     VALUES ($1, $2, 1, $3, 'EUR', $4, '2026-12-10')",
-                )
-                .bind::<sql_types::Uuid, _>(user)
-                .bind::<sql_types::Uuid, _>(id)
-                .bind::<sql_types::BigInt, _>(minor)
-                .bind::<sql_types::Text, _>(category)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            for chunk in lane.chunks(CHUNK) {
+                let rejected = events::on_expenses_changed(&pool, chunk.to_vec().into())
+                    .await
+                    .expect("applied");
+                assert!(rejected.is_empty(), "{rejected:?}");
             }
         }
     }))
     .await;
-    let plain = started.elapsed();
-    let plain_rate = n as f64 / plain.as_secs_f64();
+    let batched = total as f64 / started.elapsed().as_secs_f64();
+    let batched_state = state(&pool).await;
 
-    // The handler, on a fresh database with 3 budgets per user.
-    let (_, pool) = migrated_pool(infra, tasks + 1).await;
-    {
-        let mut conn = pool.get().await.unwrap();
-        for (u, user) in users.iter().enumerate() {
-            for (c, category) in [None, Some("GROCERIES"), Some("TRANSPORT")]
-                .into_iter()
-                .enumerate()
-            {
-                diesel::sql_query(
-                    "INSERT INTO budgets (id, user_id, name, amount_minor, currency, category, period, alert_percents) \
-                     VALUES ($1, $2, 'b', $3, 'EUR', $4, 'MONTHLY', '{50,80,100}')",
-                )
-                .bind::<sql_types::Uuid, _>(Uuid::now_v7())
-                .bind::<sql_types::Uuid, _>(*user)
-                .bind::<sql_types::BigInt, _>(100_000 + (u * 3 + c) as i64 * 1000)
-                .bind::<sql_types::Nullable<sql_types::Text>, _>(category)
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            }
-        }
-    }
+    let pool = seeded_pool(infra, tasks, &users).await;
     let started = Instant::now();
     join_all(lanes.into_iter().map(|lane| {
         let pool = pool.clone();
         async move {
             for env in lane {
-                events::on_expense_changed(&pool, env).await.expect("applied");
+                one_event(&pool, env).await;
             }
         }
     }))
     .await;
-    let handled = started.elapsed();
-    let rate = total as f64 / handled.as_secs_f64();
-    let mut conn = pool.get().await.unwrap();
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = sql_types::BigInt)]
-        n: i64,
-    }
-    let alerts: Count = diesel::sql_query("SELECT count(*) AS n FROM alerts")
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let single = total as f64 / started.elapsed().as_secs_f64();
+    let single_state = state(&pool).await;
+    // The same outcome both ways, or the figures compare nothing.
+    assert_eq!(
+        batched_state, single_state,
+        "(alerts, spent) batched vs one at a time"
+    );
     println!(
-        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) in {:.2} s = {rate:.0} events/s on {tasks} task(s), {} alerts raised",
+        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) on {tasks} task(s), {} alerts raised either way",
         total - n,
-        handled.as_secs_f64(),
-        alerts.n
+        batched_state.0
     );
     println!(
-        "  baseline: plain INSERT of the same {n} rows, one transaction each: {plain_rate:.0} rows/s; handler / baseline = {:.2}",
-        rate / plain_rate
+        "  batched handler ({CHUNK} per transaction): {batched:.0} events/s = x{:.2} the one-event path, \
+         x{:.2} plain INSERT per transaction, x{:.2} plain INSERTs {CHUNK} per transaction",
+        batched / single,
+        batched / plain_rate,
+        batched / chunked_rate
     );
+    println!(
+        "  one event per transaction (the old path): {single:.0} events/s = x{:.2} plain INSERT per transaction",
+        single / plain_rate
+    );
+    println!(
+        "  baselines: plain INSERT, one transaction each: {plain_rate:.0} rows/s; {CHUNK} per transaction: {chunked_rate:.0} rows/s"
+    );
+}
+
+/// Events per transaction in the batched run: the consumer's default `CONSUMER_BATCH_SIZE`.
+const CHUNK: usize = 1000;
+
+/// Inserts `rows` (one lane per task) with a plain INSERT each, `per_tx` per transaction,
+/// into a fresh database; returns how long it took.
+async fn plain_inserts(
+    infra: &Infra,
+    tasks: usize,
+    rows: &[Vec<(Uuid, Uuid, i64, String)>],
+    per_tx: usize,
+) -> Duration {
+    let (_, pool) = migrated_pool(infra, tasks + 1).await;
+    let started = Instant::now();
+    join_all(rows.iter().map(|lane| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await.unwrap();
+            for chunk in lane.chunks(per_tx) {
+                let chunk = chunk.to_vec();
+                conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+                    for (user, id, minor, category) in chunk {
+                        diesel::sql_query(
+                            "INSERT INTO expenses (user_id, expense_id, version, amount_minor, currency, category, occurred_on) \
+                             VALUES ($1, $2, 1, $3, 'EUR', $4, '2026-12-10')",
+                        )
+                        .bind::<sql_types::Uuid, _>(user)
+                        .bind::<sql_types::Uuid, _>(id)
+                        .bind::<sql_types::BigInt, _>(minor)
+                        .bind::<sql_types::Text, _>(category)
+                        .execute(conn)
+                        .await?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+        }
+    }))
+    .await;
+    started.elapsed()
+}
+
+/// A fresh database with 3 monthly budgets per user (all, groceries, transport).
+async fn seeded_pool(infra: &Infra, tasks: usize, users: &[Uuid]) -> PgPool {
+    let (_, pool) = migrated_pool(infra, tasks + 1).await;
+    let mut conn = pool.get().await.unwrap();
+    for (u, user) in users.iter().enumerate() {
+        for (c, category) in [None, Some("GROCERIES"), Some("TRANSPORT")]
+            .into_iter()
+            .enumerate()
+        {
+            diesel::sql_query(
+                "INSERT INTO budgets (id, user_id, name, amount_minor, currency, category, period, alert_percents) \
+                 VALUES ($1, $2, 'b', $3, 'EUR', $4, 'MONTHLY', '{50,80,100}')",
+            )
+            .bind::<sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<sql_types::Uuid, _>(*user)
+            .bind::<sql_types::BigInt, _>(100_000 + (u * 3 + c) as i64 * 1000)
+            .bind::<sql_types::Nullable<sql_types::Text>, _>(category)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+    }
+    pool
+}
+
+/// The consumer's path before batching: platform's `process_once` per event, the
+/// projection applied inside (user lock included).
+async fn one_event(pool: &PgPool, env: Envelope<ExpenseChanged>) {
+    let change = events::parse(&env.event).expect("valid");
+    let mut conn = pool.get().await.unwrap();
+    process_once(&mut conn, events::CONSUMER, &env.topic, env.id, move |conn| {
+        Box::pin(async move {
+            projection::apply(conn, &change).await?;
+            Ok(())
+        })
+    })
+    .await
+    .expect("applied");
+}
+
+/// What the run left: alerts raised and the sum of the day totals.
+async fn state(pool: &PgPool) -> (i64, i64) {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = sql_types::BigInt)]
+        alerts: i64,
+        #[diesel(sql_type = sql_types::BigInt)]
+        spent: i64,
+    }
+    let mut conn = pool.get().await.unwrap();
+    let r: Row = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM alerts) AS alerts, \
+         (SELECT coalesce(sum(total), 0)::int8 FROM expense_totals) AS spent",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    (r.alerts, r.spent)
 }
 
 /// `msg` with `user`'s token.

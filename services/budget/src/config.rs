@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | required | the budget database: budgets, the expense projection, alerts |
 //! | `DB_POOL_SIZE` | 8 | connections |
+//! | `CONSUMER_BATCH_SIZE` | 1000 | most ExpenseChanged events applied per transaction |
+//! | `CONSUMER_BATCH_WAIT_MS` | 20 | how long a batch waits to fill once its first event arrived |
 //! | `GRPC_ADDR` | `127.0.0.1:50055` | |
 //! | `KAFKA_BROKERS` | `127.0.0.1:59092` | |
 //! | `KAFKA_TOPIC_SUFFIX` | empty | appended to every topic and to the consumer group |
@@ -29,6 +31,9 @@ pub struct Config {
     pub common: CommonConfig,
     pub database_url: String,
     pub pool_size: usize,
+    /// Most `ExpenseChanged` per transaction, and how long a batch waits to fill.
+    pub batch_size: usize,
+    pub batch_wait: Duration,
     pub consumer_group: String,
     pub user_service_addr: String,
     pub user_service_timeout: Duration,
@@ -40,10 +45,16 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, BoxError> {
         let zone: String = env.or("DEFAULT_TIMEZONE", "UTC".into(), "an IANA time zone")?;
+        let batch_size: usize = env.or("CONSUMER_BATCH_SIZE", 1000, "a number of events, 1 to 10000")?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(format!("CONSUMER_BATCH_SIZE={batch_size} is invalid: expected 1 to 10000").into());
+        }
         Ok(Self {
             common: CommonConfig::from_env(env, "budget-service", 50055)?,
             database_url: env.required("DATABASE_URL", "a postgres:// URL of the budget database")?,
             pool_size: env.or("DB_POOL_SIZE", 8, "a number of connections")?,
+            batch_size,
+            batch_wait: env.millis("CONSUMER_BATCH_WAIT_MS", Duration::from_millis(20))?,
             consumer_group: env.or(
                 "KAFKA_CONSUMER_GROUP",
                 format!("budget-service{}", env.raw("KAFKA_TOPIC_SUFFIX").unwrap_or_default()),
@@ -90,6 +101,7 @@ mod tests {
         assert_eq!(c.common.grpc_addr.to_string(), "127.0.0.1:50055");
         assert_eq!(c.common.service_name, "budget-service");
         assert_eq!(c.pool_size, 8);
+        assert_eq!((c.batch_size, c.batch_wait), (1000, Duration::from_millis(20)));
         assert_eq!(c.consumer_group, "budget-service-t1");
         assert_eq!(c.user_service_addr, "http://127.0.0.1:50052");
         assert_eq!(c.user_service_timeout, Duration::from_millis(500));
@@ -104,5 +116,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("DEFAULT_TIMEZONE"), "{err}");
+        for size in ["0", "10001", "many"] {
+            let err = Config::from_env(&env(&[("CONSUMER_BATCH_SIZE", size)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("CONSUMER_BATCH_SIZE"), "{err}");
+        }
     }
 }

@@ -1,15 +1,20 @@
-//! The Kafka adapters: `ExpenseChanged` moves the projection (and raises alerts),
-//! `UserDeleted` purges the user; each once per event (`process_once`), then the offset is
-//! stored. A change that makes no sense is a permanent failure: dead-lettered.
+//! The Kafka adapters: `ExpenseChanged` moves the projection (and raises alerts), a chunk
+//! of events per transaction (platform's batch consumer); `UserDeleted` purges the user,
+//! one event per transaction (`process_once`). Each event takes effect once, then its
+//! offset is stored. A change that makes no sense is dead-lettered.
+
+use std::{collections::HashSet, sync::Arc};
 
 use contracts::{
     events::{ExpenseChangeKind, ExpenseChanged, UserDeleted},
     expense::Expense,
 };
+use diesel_async::AsyncConnection;
 use domain::{Category, Currency, Money};
 use platform::{
+    batch_consumer::Rejected,
     db::PgPool,
-    idempotency::process_once,
+    idempotency::{process_once, record_new_events},
     kafka::{Envelope, HandlerError},
 };
 use uuid::Uuid;
@@ -87,28 +92,82 @@ pub fn parse(e: &ExpenseChanged) -> Result<ExpenseChange, HandlerError> {
     })
 }
 
-/// Handles one `ExpenseChanged`, at most once per event id.
-pub async fn on_expense_changed(pool: &PgPool, env: Envelope<ExpenseChanged>) -> Result<(), HandlerError> {
-    let change = parse(&env.event)?;
+/// Applies a chunk of `ExpenseChanged` (one partition's, in order) in one transaction:
+/// every event id recorded at once, then each change not yet processed applied in turn
+/// with [`projection::apply_locked`], its users' locks taken first in one statement. A
+/// change that makes no sense is refused (dead-lettered) and the others applied; a
+/// database failure fails the whole chunk (the batch consumer retries it, or splits it to
+/// isolate the culprit).
+pub async fn on_expenses_changed(
+    pool: &PgPool,
+    batch: Arc<[Envelope<ExpenseChanged>]>,
+) -> Result<Vec<Rejected>, HandlerError> {
+    let mut rejected = vec![];
+    let mut changes = Vec::with_capacity(batch.len());
+    for (index, env) in batch.iter().enumerate() {
+        match parse(&env.event) {
+            Ok(c) => changes.push((env.id, c)),
+            Err(err) => {
+                let reason = match err {
+                    HandlerError::Permanent(m) | HandlerError::Transient(m) => m,
+                };
+                tracing::warn!(event_id = %env.id, %reason, "invalid ExpenseChanged");
+                rejected.push(Rejected { index, reason });
+            }
+        }
+    }
+    if changes.is_empty() {
+        return Ok(rejected);
+    }
+    // One consumer reads one topic, so every event of the batch comes from the same one.
+    let topic = batch[0].topic.clone();
     let mut conn = pool.get().await?;
-    process_once(&mut conn, CONSUMER, &env.topic, env.id, move |conn| {
-        Box::pin(async move {
-            match projection::apply(conn, &change).await? {
-                Applied::Changed { alerts } => {
-                    tracing::debug!(expense_id = %change.expense_id, version = change.version, alerts, "expense change applied")
-                }
-                Applied::Stale => {
-                    tracing::info!(expense_id = %change.expense_id, version = change.version, "older or repeated change of the expense; ignored")
-                }
-                Applied::DeletedUser => {
-                    tracing::debug!(user_id = %change.user_id, "change of a deleted user; ignored")
+    let (applied, stale, of_deleted, alerts) = conn
+        .transaction::<_, HandlerError, _>(async move |conn| {
+            let ids = changes.iter().map(|(id, _)| *id).collect();
+            let fresh: HashSet<Uuid> = record_new_events(conn, CONSUMER, &topic, ids)
+                .await?
+                .into_iter()
+                .collect();
+            let fresh: Vec<&ExpenseChange> = changes
+                .iter()
+                .filter(|(id, _)| fresh.contains(id))
+                .map(|(_, c)| c)
+                .collect();
+            if fresh.is_empty() {
+                return Ok((0, 0, 0, 0));
+            }
+            // Every writer of a user's spending holds the user's lock; taking the chunk's
+            // all at once, in key order, keeps the one-writer-per-user rule without a
+            // statement per change or a lock cycle between chunks.
+            queries::lock_users(conn, fresh.iter().map(|c| c.user_id)).await?;
+            let (mut applied, mut stale, mut of_deleted, mut alerts) = (0, 0, 0, 0);
+            for change in fresh {
+                match projection::apply_locked(conn, change).await? {
+                    Applied::Changed { alerts: n } => {
+                        applied += 1;
+                        alerts += n;
+                    }
+                    Applied::Stale => {
+                        stale += 1;
+                        tracing::info!(expense_id = %change.expense_id, version = change.version, "older or repeated change of the expense; ignored")
+                    }
+                    Applied::DeletedUser => of_deleted += 1,
                 }
             }
-            Ok(())
+            Ok((applied, stale, of_deleted, alerts))
         })
-    })
-    .await?;
-    Ok(())
+        .await?;
+    tracing::debug!(
+        events = batch.len(),
+        applied,
+        stale,
+        of_deleted_users = of_deleted,
+        alerts,
+        rejected = rejected.len(),
+        "ExpenseChanged batch applied"
+    );
+    Ok(rejected)
 }
 
 /// Handles one `UserDeleted`: budgets, projection and alerts of the user are deleted, and

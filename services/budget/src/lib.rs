@@ -16,6 +16,7 @@ use contracts::{budget::budget_service_server::BudgetServiceServer, topics};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use platform::{
     app::App,
+    batch_consumer::{consume_batches, BatchSettings},
     config::Env,
     grpc::GrpcServer,
     kafka::{consume, ensure_topics_until_done, topic_name, ConsumerSettings},
@@ -53,17 +54,24 @@ impl Application {
             let (dlq, stop, pool) = (app.producer()?, app.shutdown_token(), pool.clone());
             let brokers = common.kafka_brokers.clone();
             let alerts_topic = alerts_topic.clone();
+            let (batch_size, batch_wait) = (config.batch_size, config.batch_wait);
             // Kafka may come up after the service: each consumer creates its topics when it can.
             app.spawn(name, async move {
                 if !ensure_topics_until_done(&brokers, &[&topic, &alerts_topic], 3, &stop).await {
                     return Ok(());
                 }
                 if base == topics::EXPENSE_CHANGED {
-                    let handler = move |env| {
-                        let pool = pool.clone();
-                        async move { events::on_expense_changed(&pool, env).await }
+                    // The hot path (every change of every expense): a chunk per transaction.
+                    let settings = BatchSettings {
+                        consumer: settings,
+                        max_messages: batch_size,
+                        max_wait: batch_wait,
                     };
-                    Ok(consume(settings, dlq, handler, stop).await?)
+                    let handler = move |batch| {
+                        let pool = pool.clone();
+                        async move { events::on_expenses_changed(&pool, batch).await }
+                    };
+                    Ok(consume_batches(settings, handler, stop).await?)
                 } else {
                     let handler = move |env| {
                         let pool = pool.clone();

@@ -81,6 +81,12 @@ fn contribution(budget: &BudgetRow, kind: PeriodKind, period: Period, expense: O
 /// rose, the thresholds crossed.
 pub async fn apply(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> QueryResult<Applied> {
     queries::lock_user(conn, change.user_id).await?;
+    apply_locked(conn, change).await
+}
+
+/// [`apply`] for a caller that already holds the user's lock in this transaction (a batch
+/// takes all its users' locks in one statement).
+pub async fn apply_locked(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> QueryResult<Applied> {
     // After the lock (its own statement: a statement's snapshot is taken before it waits).
     let (deleted_user, held) =
         queries::find_expense_of_live_user(conn, change.user_id, change.expense_id).await?;

@@ -26,15 +26,38 @@ const LOCK_CLASS: i32 = 0x4255_4431;
 /// interleave: each sees the other's effect when it computes "before" and "after", and a
 /// threshold is neither skipped nor counted twice.
 pub async fn lock_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
-    // Two 32-bit keys: the class and a fold of the id (a false conflict only waits).
-    let (hi, lo) = user_id.as_u64_pair();
-    let folded = (hi ^ lo) as u32 as i32;
     diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(LOCK_CLASS)
-        .bind::<diesel::sql_types::Integer, _>(folded)
+        .bind::<diesel::sql_types::Integer, _>(lock_key(user_id))
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// The second key of a user's lock: a fold of the id (a false conflict only waits).
+fn lock_key(user_id: Uuid) -> i32 {
+    let (hi, lo) = user_id.as_u64_pair();
+    (hi ^ lo) as u32 as i32
+}
+
+/// Takes the exclusive locks of all `users` (the same locks as [`lock_user`]) in one
+/// statement, in key order: two transactions locking several users never wait for each
+/// other in a cycle.
+pub async fn lock_users(
+    conn: &mut AsyncPgConnection,
+    users: impl IntoIterator<Item = Uuid>,
+) -> QueryResult<()> {
+    let mut keys: Vec<i32> = users.into_iter().map(lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    diesel::sql_query(
+        "SELECT count(pg_advisory_xact_lock($1, k)) FROM (SELECT k FROM unnest($2::int4[]) AS k ORDER BY k) s",
+    )
+    .bind::<diesel::sql_types::Integer, _>(LOCK_CLASS)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(keys)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 // === users ===

@@ -1,10 +1,16 @@
 //! The consumers' edges: UserDeleted purges, a poison message is dead-lettered and
-//! consumption carries on.
+//! consumption carries on, a chunk of changes is applied as one transaction would apply them
+//! one by one.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use contracts::{events::UserDeleted, expense::Category, topics};
-use platform::testing::read_topic;
+use budget_service::events;
+use contracts::{
+    events::{ExpenseChanged, UserDeleted},
+    expense::Category,
+    topics,
+};
+use platform::{kafka::Envelope, testing::read_topic};
 use rdkafka::{
     config::ClientConfig,
     message::{Header, OwnedHeaders},
@@ -13,7 +19,7 @@ use rdkafka::{
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::helpers::{expense, recorded, spawn_app, ON};
+use crate::helpers::{expense, recorded, spawn_app, updated, ON};
 
 #[tokio::test]
 async fn user_deleted_purges_budgets_projection_and_alerts() {
@@ -155,4 +161,56 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_is_applied() {
         "{:?}",
         dead[1].headers
     );
+}
+
+fn envelope(app: &crate::helpers::TestApp, event: ExpenseChanged) -> Envelope<ExpenseChanged> {
+    Envelope {
+        id: Uuid::now_v7(),
+        event,
+        time: None,
+        source: None,
+        topic: app.topic(topics::EXPENSE_CHANGED),
+        partition: 0,
+        offset: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_chunk_applies_its_changes_in_order_refuses_nonsense_by_index_and_a_redelivery_changes_nothing() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let b = app.budget(user, "100.00", Category::Unspecified).await;
+    let id = Uuid::now_v7();
+    let v1 = expense(id, user, "50.00", "EUR", Category::Other, ON, 1);
+    let v2 = expense(id, user, "90.00", "EUR", Category::Other, ON, 2);
+    let mut nonsense = recorded(&v1);
+    nonsense.user_id = "me".into();
+    let chunk: Arc<[Envelope<ExpenseChanged>]> = vec![
+        envelope(&app, recorded(&v1)),
+        envelope(&app, nonsense),
+        // Applied after the RECORDED before it in the same transaction: 90 of 100 crosses 80%.
+        envelope(&app, updated(&v1, &v2)),
+        // A late copy of v1 under a new event id: older than what is held.
+        envelope(&app, recorded(&v1)),
+    ]
+    .into();
+    for round in 0..2 {
+        let rejected = events::on_expenses_changed(&app.pool, chunk.clone())
+            .await
+            .expect("applied");
+        assert_eq!(rejected.len(), 1, "round {round}: {rejected:?}");
+        assert_eq!(rejected[0].index, 1);
+        assert!(rejected[0].reason.contains("user_id"), "{}", rejected[0].reason);
+        assert_eq!(
+            app.spent(user, &b.id, ON).await,
+            ("90.00".into(), 1, 0),
+            "round {round}"
+        );
+        let alerts = app.alerts(user, 0).await;
+        assert_eq!(
+            alerts.len(),
+            1,
+            "round {round}: one alert, the 80% one: {alerts:?}"
+        );
+    }
 }

@@ -142,8 +142,9 @@ pub async fn on_expenses_changed(
             // statement per change or a lock cycle between chunks.
             queries::lock_users(conn, fresh.iter().map(|c| c.user_id)).await?;
             let (mut applied, mut stale, mut of_deleted, mut alerts) = (0, 0, 0, 0);
+            let mut budgets = projection::Budgets::default();
             for change in fresh {
-                match projection::apply_locked(conn, change).await? {
+                match projection::apply_locked(conn, change, &mut budgets).await? {
                     Applied::Changed { alerts: n } => {
                         applied += 1;
                         alerts += n;

@@ -440,11 +440,17 @@ impl BudgetService for BudgetGrpc {
     ) -> Result<Response<DeleteBudgetResponse>, Status> {
         let caller = caller(&req)?.clone();
         let id = parse_id(&req.get_ref().id)?;
+        let user_id = caller.user_id;
         let mut conn = self.conn().await?;
-        if !queries::delete_budget(&mut conn, caller.user_id, id)
-            .await
-            .map_err(Failure::from)?
-        {
+        // Under the user's lock like every writer: a chunk of changes being applied reads
+        // the user's budgets once and relies on them staying until it commits.
+        let deleted = conn
+            .transaction::<bool, Failure, _>(async move |conn| {
+                queries::lock_user(conn, user_id).await?;
+                Ok(queries::delete_budget(conn, user_id, id).await?)
+            })
+            .await?;
+        if !deleted {
             return Err(BudgetError::NotFound.into());
         }
         Ok(Response::new(DeleteBudgetResponse {}))

@@ -1,7 +1,7 @@
 //! The projection of each user's expenses, and what a change of one does to their
 //! budgets: applied in one transaction with the alerts it raises.
 
-use std::collections::BTreeSet;
+use std::collections::{hash_map::Entry, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use diesel::QueryResult;
@@ -81,12 +81,31 @@ fn contribution(budget: &BudgetRow, kind: PeriodKind, period: Period, expense: O
 /// rose, the thresholds crossed.
 pub async fn apply(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> QueryResult<Applied> {
     queries::lock_user(conn, change.user_id).await?;
-    apply_locked(conn, change).await
+    apply_locked(conn, change, &mut Budgets::default()).await
+}
+
+/// The budgets of users whose locks the transaction holds, read once per user however
+/// many of their changes it applies: every writer of a budget (create, update, delete,
+/// purge) takes the user's lock first, so they cannot change before the commit.
+#[derive(Debug, Default)]
+pub struct Budgets(HashMap<Uuid, Vec<BudgetRow>>);
+
+impl Budgets {
+    async fn of(&mut self, conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<&[BudgetRow]> {
+        Ok(match self.0.entry(user_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(queries::budgets_of(conn, user_id).await?),
+        })
+    }
 }
 
 /// [`apply`] for a caller that already holds the user's lock in this transaction (a batch
-/// takes all its users' locks in one statement).
-pub async fn apply_locked(conn: &mut AsyncPgConnection, change: &ExpenseChange) -> QueryResult<Applied> {
+/// takes all its users' locks in one statement), with the budgets read so far in it.
+pub async fn apply_locked(
+    conn: &mut AsyncPgConnection,
+    change: &ExpenseChange,
+    budgets: &mut Budgets,
+) -> QueryResult<Applied> {
     // After the lock (its own statement: a statement's snapshot is taken before it waits).
     let (deleted_user, held) =
         queries::find_expense_of_live_user(conn, change.user_id, change.expense_id).await?;
@@ -138,7 +157,7 @@ pub async fn apply_locked(conn: &mut AsyncPgConnection, change: &ExpenseChange) 
 
     // Every (budget, period) whose spending rose, with by how much.
     let mut rising = vec![];
-    for budget in queries::budgets_of(conn, change.user_id).await? {
+    for budget in budgets.of(conn, change.user_id).await? {
         let Some(kind) = PeriodKind::from_name(&budget.period) else {
             tracing::error!(budget_id = %budget.id, period = %budget.period, "unreadable period; budget skipped");
             continue;
@@ -150,8 +169,8 @@ pub async fn apply_locked(conn: &mut AsyncPgConnection, change: &ExpenseChange) 
             .map(|e| kind.containing(e.occurred_on))
             .collect();
         for period in periods {
-            let delta = contribution(&budget, kind, period, new.as_ref())
-                - contribution(&budget, kind, period, old.as_ref());
+            let delta = contribution(budget, kind, period, new.as_ref())
+                - contribution(budget, kind, period, old.as_ref());
             // Only rising spending crosses a threshold upward.
             if delta > 0 {
                 rising.push((budget.clone(), period, delta));

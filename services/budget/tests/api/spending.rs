@@ -177,6 +177,11 @@ async fn users_are_isolated_and_statuses_are_exact() {
         (b.period_start.as_str(), b.period_end.as_str()),
         ("2026-12-07", "2026-12-13")
     );
+    // Bob's 999 of the week after is published after the 600: wait for it too.
+    app.wait_status(bob, &his.id, "2026-12-14", |b| {
+        b.status.as_ref().unwrap().expense_count == 1
+    })
+    .await;
     // The list computes the same statuses in one scan.
     let listed = app
         .client

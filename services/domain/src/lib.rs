@@ -18,4 +18,4 @@ pub use category::Category;
 pub use currency::Currency;
 pub use email::Email;
 pub use error::DomainError;
-pub use money::{Money, MAX_MAJOR_UNITS};
+pub use money::{format_minor, Money, MAX_MAJOR_UNITS};

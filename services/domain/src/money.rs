@@ -174,18 +174,27 @@ impl Money {
     /// The amount with exactly `exponent` decimals: 12.50 USD is `"12.50"`, 1200 JPY is
     /// `"1200"`, 1.25 BHD is `"1.250"`.
     pub fn to_decimal_string(&self) -> String {
-        let exponent = self.currency.exponent();
-        if exponent == 0 {
-            return self.minor.to_string();
-        }
-        let factor = 10i64.pow(exponent);
-        format!(
-            "{}.{:0width$}",
-            self.minor / factor,
-            self.minor % factor,
-            width = exponent as usize
-        )
+        format_minor(self.minor, self.currency.exponent())
     }
+}
+
+/// `minor` units with `exponent` decimals, exactly, signed: what a `Money` prints, and what
+/// sums and differences of amounts print (spending can be zero, a remainder negative):
+/// (-1250, 2) is `"-12.50"`, (0, 2) `"0.00"`, (1200, 0) `"1200"`.
+pub fn format_minor(minor: i64, exponent: u32) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    // unsigned_abs: i64::MIN has no positive i64.
+    let abs = minor.unsigned_abs();
+    if exponent == 0 {
+        return format!("{sign}{abs}");
+    }
+    let factor = 10u64.pow(exponent);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / factor,
+        abs % factor,
+        width = exponent as usize
+    )
 }
 
 impl fmt::Display for Money {
@@ -221,6 +230,19 @@ impl From<Money> for MoneyRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_minor_amounts_are_exact_with_the_currency_exponent() {
+        assert_eq!(format_minor(1250, 2), "12.50");
+        assert_eq!(format_minor(-1250, 2), "-12.50");
+        assert_eq!(format_minor(-5, 2), "-0.05");
+        assert_eq!(format_minor(0, 2), "0.00");
+        assert_eq!(format_minor(0, 0), "0");
+        assert_eq!(format_minor(1200, 0), "1200");
+        assert_eq!(format_minor(1250, 3), "1.250");
+        assert_eq!(format_minor(i64::MIN, 2), "-92233720368547758.08");
+    }
+
     use proptest::prelude::*;
     use std::str::FromStr;
 

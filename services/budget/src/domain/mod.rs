@@ -3,7 +3,6 @@
 
 mod budget;
 mod error;
-mod money;
 mod period;
 mod status;
 
@@ -11,7 +10,7 @@ pub use budget::{
     alert_id, budget_id_for_request, parse_alert_percents, parse_category, parse_money, parse_name, parse_on,
     parse_period, BudgetSpec, DEFAULT_ALERT_PERCENTS, MAX_BUDGETS_PER_USER,
 };
+pub use domain::format_minor;
 pub use error::{BudgetError, FieldError};
-pub use money::format_minor;
 pub use period::{Period, PeriodKind};
 pub use status::{crossed_thresholds, Level, Spending, State, Status};

@@ -45,16 +45,13 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, BoxError> {
         let zone: String = env.or("DEFAULT_TIMEZONE", "UTC".into(), "an IANA time zone")?;
-        let batch_size: usize = env.or("CONSUMER_BATCH_SIZE", 1000, "a number of events, 1 to 10000")?;
-        if !(1..=10_000).contains(&batch_size) {
-            return Err(format!("CONSUMER_BATCH_SIZE={batch_size} is invalid: expected 1 to 10000").into());
-        }
+        let (batch_size, batch_wait) = platform::config::consumer_batch(env)?;
         Ok(Self {
             common: CommonConfig::from_env(env, "budget-service", 50055)?,
             database_url: env.required("DATABASE_URL", "a postgres:// URL of the budget database")?,
             pool_size: env.or("DB_POOL_SIZE", 8, "a number of connections")?,
             batch_size,
-            batch_wait: env.millis("CONSUMER_BATCH_WAIT_MS", Duration::from_millis(20))?,
+            batch_wait,
             consumer_group: env.or(
                 "KAFKA_CONSUMER_GROUP",
                 format!("budget-service{}", env.raw("KAFKA_TOPIC_SUFFIX").unwrap_or_default()),

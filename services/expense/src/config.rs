@@ -33,16 +33,13 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, BoxError> {
-        let batch_size: usize = env.or("CONSUMER_BATCH_SIZE", 1000, "a number of events, 1 to 10000")?;
-        if !(1..=10_000).contains(&batch_size) {
-            return Err(format!("CONSUMER_BATCH_SIZE={batch_size} is invalid: expected 1 to 10000").into());
-        }
+        let (batch_size, batch_wait) = platform::config::consumer_batch(env)?;
         Ok(Self {
             common: CommonConfig::from_env(env, "expense-service", 50053)?,
             database_url: env.required("DATABASE_URL", "a postgres:// URL of the expense database")?,
             pool_size: env.or("DB_POOL_SIZE", 16, "a number of connections")?,
             batch_size,
-            batch_wait: env.millis("CONSUMER_BATCH_WAIT_MS", Duration::from_millis(20))?,
+            batch_wait,
             outbox_instance: env.or(
                 "OUTBOX_INSTANCE",
                 platform::app::instance_name(),

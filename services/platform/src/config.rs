@@ -132,6 +132,21 @@ impl CommonConfig {
     }
 }
 
+/// A batching consumer's limits (`crate::batch_consumer::BatchSettings`), the same
+/// variables in every service that runs one: `CONSUMER_BATCH_SIZE` (default 1000, 1 to
+/// 10000), the most events applied per transaction, and `CONSUMER_BATCH_WAIT_MS` (default
+/// 20), how long a batch waits to fill once its first event arrived.
+pub fn consumer_batch(env: &Env) -> Result<(usize, Duration), crate::BoxError> {
+    let size: usize = env.or("CONSUMER_BATCH_SIZE", 1000, "a number of events, 1 to 10000")?;
+    if !(1..=10_000).contains(&size) {
+        return Err(format!("CONSUMER_BATCH_SIZE={size} is invalid: expected 1 to 10000").into());
+    }
+    Ok((
+        size,
+        env.millis("CONSUMER_BATCH_WAIT_MS", Duration::from_millis(20))?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

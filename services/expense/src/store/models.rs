@@ -142,12 +142,6 @@ pub struct SummaryRow {
 }
 
 #[derive(Debug, Clone, QueryableByName)]
-pub struct EventIdRow {
-    #[diesel(sql_type = sql_types::Uuid)]
-    pub event_id: Uuid,
-}
-
-#[derive(Debug, Clone, QueryableByName)]
 pub struct IdRow {
     #[diesel(sql_type = sql_types::Uuid)]
     pub id: Uuid,

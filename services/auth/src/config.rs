@@ -21,7 +21,13 @@
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | `20` | the same per client address (`x-forwarded-for`'s last entry, the one the edge added, else the peer) |
 //! | `LOGIN_FAILURE_WINDOW_SECS` | `900` | failures are forgotten after this long without one |
 //! | `LOGIN_MAX_DELAY_SECS` | `900` | cap of the lock |
+//! | `PASSWORD_HASH_MEMORY_MIB` | `64` | memory all concurrent argon2id hashes may hold together; one hash takes 19 MiB (OWASP's m = 19456 KiB), so `64` runs 3 at once; at least `19` |
+//! | `PASSWORD_HASH_MAX_WAIT_MS` | `2000` | how long a signup or login waits for a hashing slot (each worker has two: one running, one queued) before it is refused with RESOURCE_EXHAUSTED (HTTP 429, `Retry-After: 1`); `0` refuses at once |
 //! | `RUST_LOG` | `info` | log filter |
+//!
+//! Sizing: the pod's memory is about 20 MiB idle plus `PASSWORD_HASH_MEMORY_MIB` (see
+//! docs/PERFORMANCE.md); raise the budget only with the memory limit, and only up to the
+//! CPUs the pod has (a hash is CPU-bound, more at once than cores buys nothing).
 //!
 //! Key rotation: generate the new key pair, move the current public key into the
 //! previous-keys bundle with a `kid: <old JWT_KEY_ID>` line right before its
@@ -35,7 +41,12 @@ use std::time::Duration;
 
 use platform::config::{CommonConfig, ConfigError, Env};
 
-use crate::domain::{keys::parse_public_bundle, AccessTokenIssuer, SigningKey, SigningKeys, ThrottlePolicy};
+use crate::{
+    domain::{
+        keys::parse_public_bundle, AccessTokenIssuer, PasswordHasher, SigningKey, SigningKeys, ThrottlePolicy,
+    },
+    hashing::HashBudget,
+};
 
 /// The default port of auth-service.
 pub const DEFAULT_PORT: u16 = 50051;
@@ -52,6 +63,7 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub account_throttle: ThrottlePolicy,
     pub client_throttle: ThrottlePolicy,
+    pub password_hashing: HashBudget,
 }
 
 /// Access-token settings with the parsed keys.
@@ -172,6 +184,33 @@ impl Config {
             max_delay,
         };
 
+        let one_hash_mib = PasswordHasher::OWASP_MEMORY_KIB.div_ceil(1024);
+        let memory_mib: u32 = env.or(
+            "PASSWORD_HASH_MEMORY_MIB",
+            HashBudget::DEFAULT_MEMORY_MIB,
+            "a number of MiB",
+        )?;
+        if !(one_hash_mib..=65_536).contains(&memory_mib) {
+            return Err(other(
+                "PASSWORD_HASH_MEMORY_MIB",
+                format!(
+                    "must be between {one_hash_mib} (one argon2id hash with m = {} KiB) and 65536 MiB, got {memory_mib}",
+                    PasswordHasher::OWASP_MEMORY_KIB
+                ),
+            ));
+        }
+        let max_wait_ms: u64 = env.or(
+            "PASSWORD_HASH_MAX_WAIT_MS",
+            HashBudget::DEFAULT_MAX_WAIT.as_millis() as u64,
+            "a number of milliseconds",
+        )?;
+        if max_wait_ms > 60_000 {
+            return Err(other(
+                "PASSWORD_HASH_MAX_WAIT_MS",
+                format!("must be between 0 and 60000 ms, got {max_wait_ms}"),
+            ));
+        }
+
         Ok(Self {
             common,
             database_url: Secret(database_url),
@@ -188,6 +227,10 @@ impl Config {
             client_throttle: ThrottlePolicy {
                 max_failures: per_client,
                 ..base
+            },
+            password_hashing: HashBudget {
+                memory_mib,
+                max_wait: Duration::from_millis(max_wait_ms),
             },
         })
     }
@@ -260,6 +303,13 @@ mod tests {
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(2_592_000));
         assert_eq!(c.account_throttle, ThrottlePolicy::per_account());
         assert_eq!(c.client_throttle, ThrottlePolicy::per_client());
+        assert_eq!(
+            c.password_hashing,
+            HashBudget {
+                memory_mib: 64,
+                max_wait: Duration::from_secs(2)
+            }
+        );
     }
 
     #[test]
@@ -308,6 +358,18 @@ mod tests {
                 "LOGIN_MAX_FAILURES_PER_ACCOUNT",
             ),
             (vec![("GRPC_ADDR", "nowhere")], "GRPC_ADDR"),
+            (
+                vec![("PASSWORD_HASH_MEMORY_MIB", "18")],
+                "PASSWORD_HASH_MEMORY_MIB",
+            ),
+            (
+                vec![("PASSWORD_HASH_MEMORY_MIB", "lots")],
+                "PASSWORD_HASH_MEMORY_MIB",
+            ),
+            (
+                vec![("PASSWORD_HASH_MAX_WAIT_MS", "60001")],
+                "PASSWORD_HASH_MAX_WAIT_MS",
+            ),
         ] {
             let err = Config::from_env(&env(&pairs)).unwrap_err().to_string();
             assert!(err.contains(var), "{var}: {err}");

@@ -20,6 +20,9 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("too many failed sign-in attempts; try again in {} s", whole_secs(*retry_after))]
     Throttled { retry_after: Duration },
+    /// Every password-hashing slot stayed taken for the whole wait.
+    #[error("too many sign-ups and sign-ins are being checked right now; retry in {} s", whole_secs(*retry_after))]
+    Busy { retry_after: Duration },
     #[error("refresh token is invalid, expired or revoked; sign in again")]
     InvalidRefreshToken,
     /// Database or other infrastructure failures, already classified by platform.
@@ -35,6 +38,15 @@ fn whole_secs(d: Duration) -> u64 {
 impl AuthError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Platform(platform::Error::internal(cause))
+    }
+}
+
+impl From<crate::hashing::HashError> for AuthError {
+    fn from(e: crate::hashing::HashError) -> Self {
+        match e {
+            crate::hashing::HashError::Busy { retry_after } => Self::Busy { retry_after },
+            crate::hashing::HashError::Failed(cause) => Self::internal(cause),
+        }
     }
 }
 
@@ -58,10 +70,12 @@ impl From<AuthError> for platform::Error {
             AuthError::InvalidCredentials | AuthError::InvalidRefreshToken => {
                 platform::Error::Unauthenticated(e.to_string())
             }
-            AuthError::Throttled { retry_after } => platform::Error::ResourceExhausted {
-                message: e.to_string(),
-                retry_after,
-            },
+            AuthError::Throttled { retry_after } | AuthError::Busy { retry_after } => {
+                platform::Error::ResourceExhausted {
+                    message: e.to_string(),
+                    retry_after,
+                }
+            }
             AuthError::Platform(p) => p,
         }
     }
@@ -108,6 +122,13 @@ mod tests {
                 },
                 Code::ResourceExhausted,
                 "try again in 2 s",
+            ),
+            (
+                AuthError::Busy {
+                    retry_after: Duration::from_secs(1),
+                },
+                Code::ResourceExhausted,
+                "retry in 1 s",
             ),
         ];
         for (err, code, msg) in cases {

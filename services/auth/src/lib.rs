@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod hashing;
 pub mod service;
 pub mod store;
 
@@ -34,6 +35,7 @@ pub use crate::config::Config;
 use crate::{
     domain::PasswordHasher,
     grpc::AuthGrpc,
+    hashing::HashPool,
     service::{Auth, Throttling},
 };
 
@@ -87,13 +89,20 @@ impl Application {
 
         // Computing the dummy hash costs one argon2 run: off the runtime.
         let hasher = tokio::task::spawn_blocking(PasswordHasher::owasp).await?;
+        let hashes = HashPool::new(hasher, config.password_hashing)
+            .map_err(|e| format!("cannot start the password-hashing threads: {e}"))?;
+        tracing::info!(
+            workers = hashes.workers(),
+            memory_mib = config.password_hashing.memory_mib,
+            "password hashing pool started"
+        );
         let throttling = Throttling {
             per_account: config.account_throttle,
             per_client: config.client_throttle,
         };
         let auth = Auth::new(
             pool.clone(),
-            hasher,
+            hashes,
             config.jwt.issuer(),
             config.refresh_token_ttl,
             throttling,

@@ -11,10 +11,11 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        throttle::Subject, AccessToken, AccessTokenIssuer, Email, NewAccount, PasswordHasher, RefreshToken,
-        SigningKeys, ThrottlePolicy,
+        throttle::Subject, AccessToken, AccessTokenIssuer, Email, NewAccount, RefreshToken, SigningKeys,
+        ThrottlePolicy,
     },
     error::AuthError,
+    hashing::HashPool,
     store::{
         models::{RefreshTokenNew, UserNew},
         queries::{is_unique_violation, login_attempts, refresh_tokens, users},
@@ -44,7 +45,7 @@ pub struct Auth {
 
 struct Inner {
     pool: PgPool,
-    hasher: PasswordHasher,
+    hashes: HashPool,
     tokens: AccessTokenIssuer,
     refresh_ttl: Duration,
     throttling: Throttling,
@@ -73,7 +74,7 @@ enum Redeemed {
 impl Auth {
     pub fn new(
         pool: PgPool,
-        hasher: PasswordHasher,
+        hashes: HashPool,
         tokens: AccessTokenIssuer,
         refresh_ttl: Duration,
         throttling: Throttling,
@@ -81,7 +82,7 @@ impl Auth {
         Self {
             inner: Arc::new(Inner {
                 pool,
-                hasher,
+                hashes,
                 tokens,
                 refresh_ttl,
                 throttling,
@@ -100,12 +101,7 @@ impl Auth {
     /// Creates the account and its first session. The user row, the `UserRegistered`
     /// outbox row and the refresh token are written in one transaction.
     pub async fn signup(&self, account: NewAccount) -> Result<Session, AuthError> {
-        let hasher = self.inner.hasher.clone();
-        let password = account.password.clone();
-        let password_hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(AuthError::internal)?
-            .map_err(AuthError::internal)?;
+        let password_hash = self.inner.hashes.hash(account.password.clone()).await?;
 
         let user_id = Uuid::now_v7();
         let now = Utc::now();
@@ -168,6 +164,8 @@ impl Auth {
         client: Subject,
     ) -> Result<Session, AuthError> {
         let account = Subject::Account(email.as_str().to_owned());
+        // The hashing slot first: a login refused as busy has not counted as an attempt.
+        let slot = self.inner.hashes.slot().await?;
         let t = self.inner.throttling;
         let now = Utc::now();
         let (user, account_state) = {
@@ -198,12 +196,9 @@ impl Auth {
             // The connection goes back to the pool during the (slow) hash.
         };
 
-        let hasher = self.inner.hasher.clone();
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         // An unknown email is checked against the dummy hash: the same work as a wrong password.
-        let matches = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref()))
-            .await
-            .map_err(AuthError::internal)?;
+        let matches = slot.verify(password, stored).await?;
 
         let mut conn = self.conn().await?;
         match user {

@@ -3,8 +3,9 @@
 
 use std::{collections::HashSet, fmt, sync::LazyLock};
 
+pub use argon2::Block;
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString},
+    password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, PasswordHasher as _, SaltString},
     Algorithm, Argon2, Params, Version,
 };
 
@@ -83,7 +84,8 @@ pub fn common_password_count() -> usize {
 }
 
 /// argon2id hashing and verification. Both are CPU- and memory-bound (tens of
-/// milliseconds): call them from `spawn_blocking`, never on the async runtime.
+/// milliseconds and `memory_blocks()` KiB): the service runs them on `hashing::HashPool`'s
+/// threads with reused buffers (`hash_in`/`verify_in`), never on the async runtime.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
@@ -103,8 +105,11 @@ impl fmt::Debug for PasswordHasher {
 impl PasswordHasher {
     /// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
     pub fn owasp() -> Self {
-        Self::with_params(19_456, 2, 1).expect("OWASP argon2 parameters are valid")
+        Self::with_params(Self::OWASP_MEMORY_KIB, 2, 1).expect("OWASP argon2 parameters are valid")
     }
+
+    /// OWASP's m: the memory of one hash, in KiB.
+    pub const OWASP_MEMORY_KIB: u32 = 19_456;
 
     /// argon2id with `memory_kib`, `iterations` and `parallelism`. Computes the dummy hash,
     /// so it costs one hash.
@@ -122,31 +127,117 @@ impl PasswordHasher {
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) of `password`, with a
-    /// fresh random salt.
+    /// fresh random salt, in freshly allocated memory.
     pub fn hash(&self, password: &Password) -> Result<String, argon2::password_hash::Error> {
-        let salt = SaltString::generate(&mut OsRng);
-        Ok(self
-            .argon2
-            .hash_password(password.expose().as_bytes(), &salt)?
-            .to_string())
+        self.hash_in(password, &mut Vec::new())
     }
 
     /// Whether `password` matches `stored` (a PHC string; its own parameters are used, so
     /// hashes made with older parameters still verify). With `stored = None` the dummy
     /// hash is verified and the answer is always false.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        self.verify_in(password, stored, &mut Vec::new())
+    }
+
+    /// Memory one hash with the configured parameters needs, in argon2 blocks (1 KiB each).
+    pub fn memory_blocks(&self) -> usize {
+        self.argon2.params().block_count()
+    }
+
+    /// [`Self::hash`] with the caller's buffer for argon2's memory, grown when too small
+    /// and otherwise reused as it is (argon2's first pass overwrites every block before
+    /// reading it, so leftovers of an earlier hash do not matter).
+    pub fn hash_in(
+        &self,
+        password: &Password,
+        memory: &mut Vec<Block>,
+    ) -> Result<String, argon2::password_hash::Error> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes)?;
+        let params = self.argon2.params();
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let blocks = sized(memory, params.block_count());
+        let output = Output::init_with(output_len, |out| {
+            Ok(self.argon2.hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                salt_bytes,
+                out,
+                &mut *blocks,
+            )?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        }
+        .to_string())
+    }
+
+    /// [`Self::verify`] with the caller's buffer (see [`Self::hash_in`]).
+    pub fn verify_in(&self, password: &str, stored: Option<&str>, memory: &mut Vec<Block>) -> bool {
         let (phc, real) = match stored {
             Some(s) => (s, true),
             None => (self.dummy_hash.as_str(), false),
         };
-        let Ok(parsed) = PasswordHash::new(phc) else {
-            // A corrupt stored hash: spend the same time anyway, then refuse.
-            let _ = self.verify(password, None);
-            return false;
-        };
-        let ok = self.argon2.verify_password(password.as_bytes(), &parsed).is_ok();
-        ok && real
+        match verify_phc(password.as_bytes(), phc, memory) {
+            Ok(ok) => ok && real,
+            Err(_) => {
+                // A corrupt stored hash: spend the same time anyway, then refuse.
+                let _ = verify_phc(password.as_bytes(), &self.dummy_hash, memory);
+                false
+            }
+        }
     }
+}
+
+/// The most memory a stored hash may ask for (256 MiB): 13 times today's parameters.
+const MAX_VERIFY_BLOCKS: usize = 256 * 1024;
+
+/// The first `n` blocks of `memory`, grown to `n` when shorter.
+fn sized(memory: &mut Vec<Block>, n: usize) -> &mut [Block] {
+    if memory.len() < n {
+        memory.resize(n, Block::default());
+    }
+    &mut memory[..n]
+}
+
+/// Whether `password` hashes to `phc` under `phc`'s own algorithm, version and
+/// parameters; the comparison is constant-time (`Output`'s `PartialEq`).
+fn verify_phc(
+    password: &[u8],
+    phc: &str,
+    memory: &mut Vec<Block>,
+) -> Result<bool, argon2::password_hash::Error> {
+    use argon2::password_hash::Error as E;
+    let parsed = PasswordHash::new(phc)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed)?;
+    if params.block_count() > MAX_VERIFY_BLOCKS {
+        // Not a hash this service made; refusing beats allocating whatever it asks for.
+        return Err(E::ParamValueInvalid(
+            argon2::password_hash::errors::InvalidValue::TooLong,
+        ));
+    }
+    let expected = parsed.hash.ok_or(E::PhcStringField)?;
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = parsed
+        .salt
+        .ok_or(E::PhcStringField)?
+        .decode_b64(&mut salt_bytes)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let blocks = sized(memory, params.block_count());
+    let actual = Output::init_with(expected.len(), |out| {
+        Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut *blocks)?)
+    })?;
+    Ok(actual == expected)
 }
 
 #[cfg(test)]
@@ -227,6 +318,43 @@ mod tests {
         let h = hasher();
         assert!(!h.verify("anything", None));
         assert!(!h.verify("anything", Some("not a phc string")));
+    }
+
+    #[test]
+    fn reused_memory_gives_hashes_the_argon2_crate_agrees_with() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = hasher();
+        let p = Password::parse("tr0ub4dor&3-horse").unwrap();
+        // A buffer left dirty by an earlier hash of another password, and too big.
+        let mut mem = Vec::new();
+        h.hash_in(&Password::parse("another passphrase").unwrap(), &mut mem)
+            .unwrap();
+        mem.resize(mem.len() + 7, Block::default());
+        let ours = h.hash_in(&p, &mut mem).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(h.argon2.verify_password(p.expose().as_bytes(), &parsed).is_ok());
+        // And the other way: the crate's own hash verifies in our (dirty) memory.
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = h
+            .argon2
+            .hash_password(p.expose().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(h.verify_in(p.expose(), Some(&theirs), &mut mem));
+        assert!(!h.verify_in("tr0ub4dor&3-horsE", Some(&theirs), &mut mem));
+    }
+
+    #[test]
+    fn stored_hashes_with_other_parameters_verify_and_absurd_ones_are_refused() {
+        let old = PasswordHasher::with_params(512, 2, 1).unwrap();
+        let phc = old.hash(&Password::parse("tr0ub4dor&3-horse").unwrap()).unwrap();
+        let h = hasher();
+        let mut mem = Vec::new();
+        assert!(h.verify_in("tr0ub4dor&3-horse", Some(&phc), &mut mem));
+        // m = 4 GiB in a stored string: refused without allocating it.
+        let absurd = phc.replace("m=512", "m=4194304");
+        assert!(!h.verify_in("tr0ub4dor&3-horse", Some(&absurd), &mut mem));
+        assert!(mem.len() <= 512);
     }
 
     #[test]

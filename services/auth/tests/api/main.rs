@@ -2,6 +2,7 @@
 //! PostgreSQL and Kafka (`scripts/infra.sh up`; `eval "$(scripts/infra.sh env)"`). Each
 //! test gets a fresh database and its own topics. One binary, test names read as sentences.
 
+mod hashing;
 mod helpers;
 mod login;
 mod logs;

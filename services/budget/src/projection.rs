@@ -81,6 +81,9 @@ fn is_newer(change: &ExpenseChange, held: Option<&ExpenseRow>) -> bool {
 }
 
 /// What one change does to the expense as held.
+// Made and taken apart once per change, never stored: boxing the row would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Older than (or as old as) what is held: nothing.

@@ -87,13 +87,14 @@ pub async fn purge_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryRes
 
 // === budgets ===
 
-/// The user's budgets, oldest first.
-pub async fn budgets_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<BudgetRow>> {
+/// The user's budgets, oldest first. On a shared reference: ListBudgets pipelines it with
+/// [`day_totals`] (both sent before either answer is awaited).
+pub async fn budgets_of(mut conn: &AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<BudgetRow>> {
     budgets::table
         .filter(budgets::user_id.eq(user_id))
         .order((budgets::created_at.asc(), budgets::id.asc()))
         .select(BudgetRow::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
@@ -362,9 +363,10 @@ pub async fn spending(
 }
 
 /// The user's live expenses from `from` to `to`, summed per day, currency and category:
-/// one range scan serves every budget of a list, whatever their periods.
+/// one range scan serves every budget of a list, whatever their periods. On a shared
+/// reference, to be pipelined with [`budgets_of`].
 pub async fn day_totals(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     user_id: Uuid,
     from: NaiveDate,
     to: NaiveDate,
@@ -374,7 +376,7 @@ pub async fn day_totals(
         .filter(expense_totals::occurred_on.between(from, to))
         .filter(expense_totals::count.gt(0))
         .select(DayTotal::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 

@@ -1,19 +1,25 @@
 //! budget-service load generator (`cargo bench -p budget-service --bench projection`),
 //! against the real PostgreSQL of `scripts/infra.sh` (skipped, with a message, when it is
-//! down):
+//! down). `BENCH_PART=projection` or `BENCH_PART=list` runs one half.
 //!
 //! 1. projection throughput: `BENCH_EVENTS` (20,000) `ExpenseChanged` (RECORDED, then an
 //!    UPDATED of every fourth) for 200 users with 3 budgets each go through the consumer's
-//!    handler (`events::on_expenses_changed`: processed-event rows, user locks, version
-//!    check, upsert, every budget's crossing check, alerts and outbox rows) in chunks of
-//!    1,000 per transaction as the batch consumer hands them over, and through the old path
-//!    (platform's `process_once` + `projection::apply`, one transaction per event), on 1
+//!    handler (`events::on_expenses_changed`: processed-event rows, then
+//!    `projection::apply_chunk`, a fixed number of statements per chunk: user locks, held
+//!    rows, one upsert, one day-total statement, budgets, day totals, alerts and outbox
+//!    rows) in chunks of 1,000 per transaction as the batch consumer hands them over, on 1
 //!    task (one replica's consumer) and on 3 (three partitions at once). Baselines in the
-//!    same run: a plain insert of the same rows, one transaction per row and one per 1,000.
+//!    same run, on the same events: the per-event path (`projection::apply`, 5–7 statements
+//!    per event) inside the same chunk transactions (the handler before set-based chunks)
+//!    and in one transaction per event (platform's `process_once`, the handler before
+//!    batching); a plain INSERT of the same rows, one transaction per row and one per 1,000.
+//!    Every path must leave the same alerts and spending, or the run fails.
 //! 2. `ListBudgets` with 20 budgets and 10,000 expenses in the period, through gRPC on
 //!    loopback, p50/p99 over `BENCH_CALLS` (500) calls; baselines in the same run:
 //!    `GetBudget` of one of them, the list's query of per-day totals alone (direct SQL), and
-//!    the same totals grouped from the expenses themselves (the design before the totals).
+//!    the same totals grouped from the expenses themselves (the design before the totals),
+//!    and the list's two reads (budgets, day totals) one after the other (the handler
+//!    before) vs pipelined on the connection (the handler now).
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +38,7 @@ use futures::future::join_all;
 use platform::{
     config::Env,
     db::PgPool,
-    idempotency::process_once,
+    idempotency::{process_once, record_new_events},
     kafka::Envelope,
     testing::{
         bench::{env_usize, ms, percentile, reachable},
@@ -73,10 +79,15 @@ async fn run() {
         "budget-service bench ({} cores; figures vary with whatever else runs)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    for tasks in TASKS {
-        projection(&infra, tasks).await;
+    let part = std::env::var("BENCH_PART").unwrap_or_default();
+    if part != "list" {
+        for tasks in TASKS {
+            projection(&infra, tasks).await;
+        }
     }
-    list_latency(&infra).await;
+    if part != "projection" {
+        list_latency(&infra).await;
+    }
 }
 
 fn expense(id: Uuid, user: Uuid, minor: i64, category: Category, version: i32) -> Expense {
@@ -158,8 +169,8 @@ async fn projection(infra: &Infra, tasks: usize) {
     let plain_rate = n as f64 / plain_inserts(infra, tasks, &rows, 1).await.as_secs_f64();
     let chunked_rate = n as f64 / plain_inserts(infra, tasks, &rows, CHUNK).await.as_secs_f64();
 
-    // The consumer's handler, then the old one-event-per-transaction path, each on a fresh
-    // database with 3 budgets per user.
+    // The consumer's handler, then the per-event path in the same chunk transactions, then
+    // one event per transaction, each on a fresh database with 3 budgets per user.
     let pool = seeded_pool(infra, tasks, &users).await;
     let started = Instant::now();
     join_all(lanes.iter().map(|lane| {
@@ -179,6 +190,20 @@ async fn projection(infra: &Infra, tasks: usize) {
 
     let pool = seeded_pool(infra, tasks, &users).await;
     let started = Instant::now();
+    join_all(lanes.iter().map(|lane| {
+        let pool = pool.clone();
+        async move {
+            for chunk in lane.chunks(CHUNK) {
+                per_event_chunk(&pool, chunk).await;
+            }
+        }
+    }))
+    .await;
+    let per_event_chunked = total as f64 / started.elapsed().as_secs_f64();
+    let per_event_chunked_state = state(&pool).await;
+
+    let pool = seeded_pool(infra, tasks, &users).await;
+    let started = Instant::now();
     join_all(lanes.into_iter().map(|lane| {
         let pool = pool.clone();
         async move {
@@ -190,27 +215,32 @@ async fn projection(infra: &Infra, tasks: usize) {
     .await;
     let single = total as f64 / started.elapsed().as_secs_f64();
     let single_state = state(&pool).await;
-    // The same outcome both ways, or the figures compare nothing.
+    // The same outcome every way, or the figures compare nothing.
+    assert_eq!(
+        batched_state, per_event_chunked_state,
+        "(alerts, spent) set-based vs per event in chunks"
+    );
     assert_eq!(
         batched_state, single_state,
-        "(alerts, spent) batched vs one at a time"
+        "(alerts, spent) set-based vs one at a time"
     );
     println!(
-        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) on {tasks} task(s), {} alerts raised either way",
+        "projection: {total} ExpenseChanged ({n} RECORDED + {} UPDATED) on {tasks} task(s), {} alerts raised every way",
         total - n,
         batched_state.0
     );
     println!(
-        "  batched handler ({CHUNK} per transaction): {batched:.0} events/s = x{:.2} the one-event path, \
-         x{:.2} plain INSERT per transaction, x{:.2} plain INSERTs {CHUNK} per transaction",
+        "  set-based chunks ({CHUNK} per transaction): {batched:.0} events/s = x{:.2} per event in the same chunks, \
+         x{:.2} one event per transaction, x{:.2} plain INSERT per transaction, x{:.2} plain INSERTs {CHUNK} per transaction",
+        batched / per_event_chunked,
         batched / single,
         batched / plain_rate,
         batched / chunked_rate
     );
     println!(
-        "  one event per transaction (the old path): {single:.0} events/s = x{:.2} plain INSERT per transaction",
-        single / plain_rate
+        "  baseline, per event in {CHUNK}-event transactions (the handler before set-based chunks): {per_event_chunked:.0} events/s"
     );
+    println!("  baseline, one event per transaction (the handler before batching): {single:.0} events/s");
     println!(
         "  baselines: plain INSERT, one transaction each: {plain_rate:.0} rows/s; {CHUNK} per transaction: {chunked_rate:.0} rows/s"
     );
@@ -282,6 +312,32 @@ async fn seeded_pool(infra: &Infra, tasks: usize, users: &[Uuid]) -> PgPool {
         }
     }
     pool
+}
+
+/// The handler before set-based chunks: the chunk's event ids recorded at once, then
+/// `projection::apply` (its statements per event) for each new one, in one transaction.
+async fn per_event_chunk(pool: &PgPool, chunk: &[Envelope<ExpenseChanged>]) {
+    let changes: Vec<_> = chunk
+        .iter()
+        .map(|env| (env.id, events::parse(&env.event).expect("valid")))
+        .collect();
+    let topic = chunk[0].topic.clone();
+    let mut conn = pool.get().await.unwrap();
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        let ids = changes.iter().map(|(id, _)| *id).collect();
+        let fresh: std::collections::HashSet<Uuid> = record_new_events(conn, events::CONSUMER, &topic, ids)
+            .await?
+            .into_iter()
+            .collect();
+        for (id, change) in &changes {
+            if fresh.contains(id) {
+                projection::apply(conn, change).await?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .expect("applied");
 }
 
 /// The consumer's path before batching: platform's `process_once` per event, the
@@ -412,6 +468,8 @@ async fn list_latency(infra: &Infra) {
     let mut get = vec![];
     let mut sql = vec![];
     let mut raw = vec![];
+    let mut reads_in_turn = vec![];
+    let mut reads_pipelined = vec![];
     for _ in 0..20 {
         client
             .list_budgets(authed(user, ListBudgetsRequest { on: on.clone() }))
@@ -438,7 +496,7 @@ async fn list_latency(infra: &Infra) {
         get.push(t.elapsed());
         let t = Instant::now();
         let totals = queries::day_totals(
-            &mut conn,
+            &conn,
             user,
             "2026-12-01".parse().unwrap(),
             "2026-12-31".parse().unwrap(),
@@ -460,6 +518,20 @@ async fn list_latency(infra: &Infra) {
         .await
         .unwrap();
         raw.push(t.elapsed());
+        // The list's two reads (budgets; the day totals of the month and week containing
+        // the day) one after the other, as the handler did, and pipelined, as it does.
+        let (from, to) = ("2026-11-30".parse().unwrap(), "2026-12-31".parse().unwrap());
+        let t = Instant::now();
+        queries::budgets_of(&conn, user).await.unwrap();
+        queries::day_totals(&conn, user, from, to).await.unwrap();
+        reads_in_turn.push(t.elapsed());
+        let t = Instant::now();
+        futures::try_join!(
+            queries::budgets_of(&conn, user),
+            queries::day_totals(&conn, user, from, to)
+        )
+        .unwrap();
+        reads_pipelined.push(t.elapsed());
     }
     stop.cancel();
     let report = |what: &str, mut v: Vec<Duration>| {
@@ -483,10 +555,20 @@ async fn list_latency(infra: &Infra) {
         "baseline: the same totals grouped from the 10,000 expenses, direct SQL",
         raw,
     );
+    let seq = report(
+        "baseline: the list's two reads one after the other, direct SQL",
+        reads_in_turn,
+    );
+    let pip = report(
+        "the list's two reads pipelined (as the handler sends them), direct SQL",
+        reads_pipelined,
+    );
     println!(
-        "  p99 ratios: ListBudgets / GetBudget = {:.2}, ListBudgets / its bare query = {:.2}, grouping the expenses / the totals query = {:.2}",
+        "  p99 ratios: ListBudgets / GetBudget = {:.2}, ListBudgets / its bare query = {:.2}, grouping the expenses / the totals query = {:.2}, \
+         pipelined / in turn = {:.2}",
         l.as_secs_f64() / g.as_secs_f64(),
         l.as_secs_f64() / s.as_secs_f64(),
-        r.as_secs_f64() / s.as_secs_f64()
+        r.as_secs_f64() / s.as_secs_f64(),
+        pip.as_secs_f64() / seq.as_secs_f64()
     );
 }

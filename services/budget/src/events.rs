@@ -20,7 +20,7 @@ use platform::{
 use uuid::Uuid;
 
 use crate::{
-    projection::{self, Applied, ExpenseChange, Facts},
+    projection::{self, ExpenseChange, Facts},
     store::queries,
 };
 
@@ -93,11 +93,11 @@ pub fn parse(e: &ExpenseChanged) -> Result<ExpenseChange, HandlerError> {
 }
 
 /// Applies a chunk of `ExpenseChanged` (one partition's, in order) in one transaction:
-/// every event id recorded at once, then each change not yet processed applied in turn
-/// with [`projection::apply_locked`], its users' locks taken first in one statement. A
-/// change that makes no sense is refused (dead-lettered) and the others applied; a
-/// database failure fails the whole chunk (the batch consumer retries it, or splits it to
-/// isolate the culprit).
+/// every event id recorded at once, then the changes not yet processed applied together
+/// with [`projection::apply_chunk`] (a fixed number of statements per chunk, the outcome of
+/// applying them one by one). A change that makes no sense is refused (dead-lettered) and
+/// the others applied; a database failure fails the whole chunk (the batch consumer retries
+/// it, or splits it to isolate the culprit).
 pub async fn on_expenses_changed(
     pool: &PgPool,
     batch: Arc<[Envelope<ExpenseChanged>]>,
@@ -122,7 +122,7 @@ pub async fn on_expenses_changed(
     // One consumer reads one topic, so every event of the batch comes from the same one.
     let topic = batch[0].topic.clone();
     let mut conn = pool.get().await?;
-    let (applied, stale, of_deleted, alerts) = conn
+    let done = conn
         .transaction::<_, HandlerError, _>(async move |conn| {
             let ids = changes.iter().map(|(id, _)| *id).collect();
             let fresh: HashSet<Uuid> = record_new_events(conn, CONSUMER, &topic, ids)
@@ -134,37 +134,15 @@ pub async fn on_expenses_changed(
                 .filter(|(id, _)| fresh.contains(id))
                 .map(|(_, c)| c)
                 .collect();
-            if fresh.is_empty() {
-                return Ok((0, 0, 0, 0));
-            }
-            // Every writer of a user's spending holds the user's lock; taking the chunk's
-            // all at once, in key order, keeps the one-writer-per-user rule without a
-            // statement per change or a lock cycle between chunks.
-            queries::lock_users(conn, fresh.iter().map(|c| c.user_id)).await?;
-            let (mut applied, mut stale, mut of_deleted, mut alerts) = (0, 0, 0, 0);
-            let mut budgets = projection::Budgets::default();
-            for change in fresh {
-                match projection::apply_locked(conn, change, &mut budgets).await? {
-                    Applied::Changed { alerts: n } => {
-                        applied += 1;
-                        alerts += n;
-                    }
-                    Applied::Stale => {
-                        stale += 1;
-                        tracing::info!(expense_id = %change.expense_id, version = change.version, "older or repeated change of the expense; ignored")
-                    }
-                    Applied::DeletedUser => of_deleted += 1,
-                }
-            }
-            Ok((applied, stale, of_deleted, alerts))
+            Ok(projection::apply_chunk(conn, &fresh).await?)
         })
         .await?;
     tracing::debug!(
         events = batch.len(),
-        applied,
-        stale,
-        of_deleted_users = of_deleted,
-        alerts,
+        applied = done.applied,
+        stale = done.stale,
+        of_deleted_users = done.of_deleted_users,
+        alerts = done.alerts,
         rejected = rejected.len(),
         "ExpenseChanged batch applied"
     );

@@ -352,24 +352,22 @@ impl BudgetService for BudgetGrpc {
     ) -> Result<Response<ListBudgetsResponse>, Status> {
         let caller = caller(&req)?.clone();
         let day = self.day(&caller, &req.get_ref().on).await?;
-        let mut conn = self.conn().await?;
-        let rows = queries::budgets_of(&mut conn, caller.user_id)
-            .await
-            .map_err(Failure::from)?;
+        let conn = self.conn().await?;
+        // The days of every period a budget can have on `day` (its month and its week),
+        // known before the budgets are: their query and the day totals' go out together,
+        // one round trip for both.
+        let periods = [PeriodKind::Monthly, PeriodKind::Weekly].map(|k| k.containing(day));
+        let from = periods.iter().map(|p| p.start).min().unwrap_or(day);
+        let to = periods.iter().map(|p| p.end).max().unwrap_or(day);
+        let (rows, totals) = futures::try_join!(
+            queries::budgets_of(&conn, caller.user_id),
+            queries::day_totals(&conn, caller.user_id, from, to)
+        )
+        .map_err(Failure::from)?;
         let mut periods = HashMap::new();
         for row in &rows {
             periods.insert(row.id, kind_of(row).map_err(Failure::from)?.containing(day));
         }
-        let (Some(from), Some(to)) = (
-            periods.values().map(|p| p.start).min(),
-            periods.values().map(|p| p.end).max(),
-        ) else {
-            return Ok(Response::new(ListBudgetsResponse { budgets: vec![] }));
-        };
-        // One scan for every budget of the list, however many.
-        let totals = queries::day_totals(&mut conn, caller.user_id, from, to)
-            .await
-            .map_err(Failure::from)?;
         let budgets = rows
             .iter()
             .map(|row| {

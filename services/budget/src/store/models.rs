@@ -105,7 +105,7 @@ pub struct ExpenseRow {
     pub deleted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = alerts, check_for_backend(diesel::pg::Pg))]
 pub struct AlertRow {
     pub id: Uuid,
@@ -121,9 +121,20 @@ pub struct AlertRow {
 }
 
 /// A user's live expenses of one day, currency and category, summed.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = expense_totals, check_for_backend(diesel::pg::Pg))]
 pub struct DayTotal {
+    pub occurred_on: NaiveDate,
+    pub currency: String,
+    pub category: String,
+    pub total: i64,
+    pub count: i64,
+}
+
+/// A change of one user's day total (counts and minor units; negative: taken out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalDelta {
+    pub user_id: Uuid,
     pub occurred_on: NaiveDate,
     pub currency: String,
     pub category: String,

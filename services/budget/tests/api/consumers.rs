@@ -88,9 +88,9 @@ async fn user_deleted_purges_budgets_projection_and_alerts() {
         b.status.as_ref().unwrap().expense_count == 2
     })
     .await;
-    let mut conn = app.pool.get().await.unwrap();
+    let conn = app.pool.get().await.unwrap();
     let left = budget_service::store::queries::day_totals(
-        &mut conn,
+        &conn,
         gone,
         "2026-01-01".parse().unwrap(),
         "2026-12-31".parse().unwrap(),

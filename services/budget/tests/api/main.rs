@@ -5,4 +5,5 @@ mod alerts;
 mod budgets;
 mod consumers;
 mod helpers;
+mod projection;
 mod spending;

@@ -85,6 +85,13 @@ struct Signals {
     payment_received: bool,
     /// A call to act ("pay", "verify", "pague").
     act: bool,
+    /// The card's own bill is named ("credit card bill", "Kreditkartenabrechnung").
+    card_bill: bool,
+    /// Money moved to or from the holder's own account: "transferred to your PPF A/c",
+    /// "Ksh50.00 transferred to M-Shwari account", "TRF TO FD".
+    own_transfer: bool,
+    /// "Total … outstanding … due on": a loan or overdraft statement, not a purchase.
+    outstanding: bool,
 }
 
 /// Why the text is not an expense, if it is not one.
@@ -111,6 +118,10 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     };
     let mut words_seen = 0usize;
     let mut payment_at: Option<usize> = None;
+    let mut transfer_at: Option<usize> = None;
+    // The end of the last phrase of the language data: its words say nothing more on their
+    // own ("hạn thanh toán" is a due date, not the payment "thanh toán").
+    let mut phrase_end = 0usize;
     for i in 0..tokens.len() {
         let w = word(i);
         if w.is_empty() {
@@ -119,8 +130,28 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         words_seen += 1;
         let next = word(i + 1);
         // The language data: the same signals in every language it lists.
-        let roles = language::roles_of(tokens, i);
+        let (roles, len) = if i < phrase_end {
+            (Roles::default(), 1)
+        } else {
+            language::roles_at(tokens, i)
+        };
+        if len > 1 {
+            phrase_end = i + len;
+        }
+        if matches!(w, "transferred" | "transfer" | "trf" | "moved") || roles.has(Roles::TRANSFER) {
+            transfer_at = Some(i);
+        }
+        // "transferred to your PPF/SSY A/c", "trf to FD", "transferred … from your M-Shwari
+        // account": the holder's own account, a few words after the transfer (money "sent
+        // from your A/c" to someone is no such thing).
+        let own = roles.has(Roles::OWN_ACCOUNT) || w == "your" && i >= 1 && word(i - 1) == "to";
+        if own && transfer_at.is_some_and(|t| i > t && i - t <= 6) {
+            s.own_transfer = true;
+        }
         if !roles.is_empty() {
+            if roles.has(Roles::CARD_BILL) {
+                s.card_bill = true;
+            }
             if roles.has(Roles::PURCHASE) {
                 s.past_debit = true;
             }
@@ -170,6 +201,10 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
         match w {
             // "Jordan sent you $40": money in.
             "sent" if next == "you" => {}
+            // "Pls ignore if paid", "if already paid": a reminder's courtesy, no debit.
+            "paid"
+                if word(i.wrapping_sub(1)) == "if"
+                    || word(i.wrapping_sub(2)) == "if" && word(i - 1) == "already" => {}
             "debited" | "spent" | "paid" | "withdrawn" | "withdrew" | "purchased" | "sent" | "charged"
             | "deducted" | "bought" | "payed" | "transferred" | "debit" => {
                 s.past_debit = true;
@@ -183,6 +218,11 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             "credited" | "received" | "refund" | "refunded" | "refunds" | "deposited" | "reversed"
             | "reversal" | "cr" | "salary" => s.credit = true,
             "added" => s.added = true,
+            // "INTEREST CREDIT 5.45", "FUND TRANSFER FROM … JOHN SMITH", "Payment from Checking
+            // account": a statement row's money in.
+            "credit" if word(i.wrapping_sub(1)) == "interest" => s.credit = true,
+            "transfer" | "payment" | "deposit" if next == "from" => s.credit = true,
+            "outstanding" => s.outstanding = true,
             "wallet" | "account" => s.wallet_or_account = true,
             "got" => s.got = true,
             "back" => s.back = true,
@@ -226,7 +266,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     if s.otp {
         return Some("OTP");
     }
-    if card_bill_payment(tokens) {
+    if card_bill_payment(tokens) || s.card_bill && (s.payment_noun || s.past_debit || s.credit) && !s.due {
         return Some("credit card bill payment (money moved to the card, not spent)");
     }
     if credit_column(tokens) {
@@ -237,6 +277,9 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     }
     if s.failed || (s.could_not && s.processed) {
         return Some("failed or declined transaction");
+    }
+    if s.own_transfer {
+        return Some("a transfer between the holder's own accounts (saved, not spent)");
     }
     if s.requested && !s.paid_or_spent {
         return Some("payment request");
@@ -249,7 +292,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     }
     let future_debit = s.will_be || s.scheduled;
     let reminder = s.due || (s.will_be && s.future_verb) || s.reminder || s.scheduled;
-    if reminder && (!past_debit || future_debit) && (bank || s.due) {
+    if reminder && (!past_debit || future_debit || s.due && s.outstanding) && (bank || s.due) {
         return Some("payment reminder");
     }
     if s.balance

@@ -48,6 +48,12 @@ impl Roles {
     /// Introduces the payee right after the amount ("$ 4.500 a Carrefour", "R$ 85,00 para
     /// …", "45,00 kr til …"): a word too common to mean "to" anywhere else.
     pub const PAYEE_AFTER_AMOUNT: Roles = Roles(1 << 17);
+    /// The card's own bill ("credit card bill", "Kreditkartenabrechnung", "kredi karti
+    /// borcunuza"): paying it moves money to the card, the purchases were the expenses.
+    pub const CARD_BILL: Roles = Roles(1 << 18);
+    /// One of the account holder's own savings or deposit accounts ("FD", "PPF",
+    /// "M-Shwari", "savings account"): money moved there is saved, not spent.
+    pub const OWN_ACCOUNT: Roles = Roles(1 << 19);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -82,6 +88,8 @@ impl Roles {
             "transfer" => Roles::TRANSFER,
             "act" => Roles::ACT,
             "payee-after-amount" => Roles::PAYEE_AFTER_AMOUNT,
+            "card-bill" => Roles::CARD_BILL,
+            "own-account" => Roles::OWN_ACCOUNT,
             _ => return None,
         })
     }

@@ -211,7 +211,7 @@ fn is_processor_prefix(w: &str) -> bool {
     matches!(
         w,
         "sq" | "tst" | "paypal" | "pp" | "sp" | "py" | "ic" | "pos" | "sumup" | "zettle" | "iz" | "ckd" | "raz"
-            | "rzp" | "pyu" | "payu" | "ccav" | "google" | "amzn" | "dnh" | "sqc"
+            | "rzp" | "pyu" | "payu" | "ccav" | "google" | "amzn" | "dnh" | "sqc" | "spy" | "sepay"
     )
 }
 
@@ -518,6 +518,11 @@ impl<'t, 'a> Ctx<'t, 'a> {
             }
         }
         let last = trim_legal_form(tokens, i, last);
+        // "23,55 AT  K2": a card or terminal code of a letter or two glued to digits (the
+        // Austrian POS line's card number), no name.
+        if last == i + 1 && first.is_word() && first.raw.chars().count() <= 2 && tokens[last].is_num() {
+            return None;
+        }
         // A lone common word names no merchant ("Coffee: 4.50", "at Work"), unless it is
         // capitalised inside a sentence after "at" ("fuel at Petrol"): then it is a name.
         if last == i && self.common(i) {
@@ -739,6 +744,88 @@ fn from_info(cx: &Ctx) -> Option<Found> {
         j += 1;
     }
     None
+}
+
+/// SEPA structured remittance lines (Dutch and German bank exports): the payee is the
+/// "/NAME/" field, after "collecting for" or "inzake" when a payment service collects for
+/// the shop, without a processor prefix ("SPY*SEPAY-") or a web address's "www." and
+/// top-level domain: "/IBAN/NL30…/NAME/Ingenico collecting for Koninklijke PostNL/REMI/…".
+fn from_sepa_name(cx: &Ctx) -> Option<Found> {
+    let tokens = cx.tokens();
+    let glued = |k: usize| tokens.get(k).is_some_and(|t| !t.space_before);
+    let k = (1..tokens.len().saturating_sub(1)).find(|&k| {
+        tokens[k - 1].is_sym('/')
+            && cx.word(k) == Some("name")
+            && glued(k)
+            && tokens[k + 1].is_sym('/')
+            && glued(k + 1)
+    })?;
+    let start = k + 2;
+    let end = (start..tokens.len()).find(|&j| tokens[j].is_sym('/'))?;
+    if end <= start {
+        return None;
+    }
+    // A payment service collecting for the shop: the shop is named after it.
+    let mut first = start;
+    for j in start..end {
+        let w = cx.word(j);
+        if w == Some("inzake") || w == Some("for") && j > start && cx.word(j - 1) == Some("collecting") {
+            first = j + 1;
+        }
+    }
+    // "SPY*SEPAY-Salon Arjo", "www.thomann.de".
+    loop {
+        let prefix = cx.word(first).is_some()
+            && glued(first + 1)
+            && tokens.get(first + 1).is_some_and(|t| t.is_sym('*'))
+            || cx.word(first).is_some_and(is_processor_prefix)
+                && glued(first + 1)
+                && tokens.get(first + 1).is_some_and(|t| t.is_sym('-'));
+        let www = cx.word(first) == Some("www") && tokens.get(first + 1).is_some_and(|t| t.is_sym('.'));
+        if (prefix || www) && first + 2 < end {
+            first += 2;
+        } else {
+            break;
+        }
+    }
+    let mut last = first;
+    for (j, t) in tokens.iter().enumerate().take(end).skip(first) {
+        let tld = t.is_sym('.')
+            && glued(j)
+            && glued(j + 1)
+            && cx.word(j + 1).is_some_and(|w| {
+                matches!(
+                    w,
+                    "com" | "de" | "nl" | "net" | "org" | "eu" | "be" | "co" | "uk" | "io" | "fr"
+                )
+            });
+        if tld || !cx.free(j) {
+            break;
+        }
+        if t.is_word() || t.is_num() {
+            last = j;
+        }
+    }
+    let last = trim_legal_form(tokens, first, last);
+    if !(first..=last).any(|j| tokens[j].is_word()) || first == last && cx.common(first) {
+        return None;
+    }
+    if let Some((len, m)) = cx.known_at(first, true) {
+        return Some(Found {
+            name: cx.known_name(first, first + len - 1, m),
+            known: Some(m),
+            first,
+            last: first + len - 1,
+            placed: 0,
+        });
+    }
+    Some(Found {
+        name: cx.display(first, last),
+        known: None,
+        first,
+        last,
+        placed: 0,
+    })
 }
 
 /// ICICI style: "Acct XX123 debited for Rs 250.00 on 12-Jan-24; SWIGGY credited."
@@ -1006,6 +1093,9 @@ pub(crate) fn find(a: &Analysis) -> Option<Found> {
         if let Some(f) = before_credited(&cx) {
             offer(85, f);
         }
+    }
+    if let Some(f) = from_sepa_name(&cx) {
+        offer(88, f);
     }
     if let Some(f) = own_line(&cx) {
         offer(58, f);

@@ -1113,3 +1113,54 @@ fn export_rows_and_payees_after_the_amount() {
         None
     );
 }
+
+// === issue 14, third pass ===
+
+#[test]
+fn sepa_remittance_lines_name_the_payee_field() {
+    let cases = [
+        (
+            "2019-07-02  /IBAN/NL00TEST0123456789/NAME/Adyen collecting for Coolblue B.V./REMI/000012345 Order 77  -59,99 EUR",
+            "Coolblue",
+        ),
+        ("2019-07-03  /NAME/www.fietsplus.nl/REMI/www.fietsplus.nl Utrecht, NL  -12,5 EUR", "Fietsplus"),
+        ("2019-07-04  /NAME/SPY*SEPAY-Kapsalon Noor/REMI/SPY*SEPAY-Kapsalon Noor Utrecht, NL  -22, EUR", "Kapsalon Noor"),
+        ("2019-07-05  /IBAN/NL00TEST0123456789/NAME/Stichting Pay.nl inzake Fietsenwinkel B.V./REMI/123  -80,00 EUR", "Fietsenwinkel"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(merchant(text, "EUR").as_deref(), Some(want), "{text}");
+    }
+}
+
+#[test]
+fn a_card_code_after_a_country_code_is_no_merchant() {
+    // Austrian POS lines: "<amount> AT K2 <date> <time> <merchant>" (AT the country, K2 the card).
+    let text = "03.10.2017  POS          14,20 AT  K3   03.10. 12:01 BILLA DANKT 1234 WIEN 1010  -14,20 EUR";
+    assert_ne!(merchant(text, "EUR").as_deref(), Some("K3"));
+}
+
+#[test]
+fn moving_money_to_own_savings_or_paying_the_card_bill_is_refused() {
+    for text in [
+        "Rs. 5,000.00 transferred to your RD A/c No. XX1234 via NetBanking. Not you? Call 1800",
+        "QK12AB34 Confirmed. Ksh200.00 transferred to M-Shwari account on 02/03/24 at 9:10 AM.",
+        "Ihre Zahlung von 120,00 EUR zur Kreditkartenrechnung ist eingegangen.",
+        "Yapi Kredi: Kredi karti borcunuza 1.200,00 TL odeme yapilmistir.",
+        "Loan of Ksh 300.00 drawn. Interest charged Ksh3.00. Total outstanding Ksh303.00 due on 01/04/24.",
+        "Your electricity bill of Rs 840 is due on 12/05. Please ignore if paid.",
+        "05/03/2025  INTEREST CREDIT  1.20  HKD",
+        "07/03/2025  FUND TRANSFER FROM   12-345678-9 MARY LEE  80.00  HKD",
+    ] {
+        assert!(
+            matches!(extract(text, &ctx("USD")), Err(Rejection::NotAnExpense(_))),
+            "{text}: {:?}",
+            extract(text, &ctx("USD"))
+        );
+    }
+    // Money sent to someone from your account stays an expense.
+    let x = run(
+        "Rs.500.00 sent from your A/c XX1234 to VPA ramesh@okaxis on 12-05-24. Ref 412345678901",
+        "INR",
+    );
+    assert_eq!(x.amount.to_string(), "500.00");
+}

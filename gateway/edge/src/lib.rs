@@ -1,6 +1,6 @@
 //! The local edge: an HTTP/JSON gateway in front of the gRPC services that behaves like
 //! Kong's grpc-gateway, jwt, rate-limiting, request-size-limiting, cors and
-//! correlation-id plugins (see `/work/shared/KONG.md`), and the generator of the
+//! correlation-id plugins (see `../shared/KONG.md` beside the repository), and the generator of the
 //! production Kong configuration from the same descriptor set and settings.
 //!
 //! ```text

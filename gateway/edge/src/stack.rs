@@ -53,8 +53,8 @@ pub fn app(
         // rate-limiting: after jwt, so a signed-in client counts as its consumer; its
         // headers go on every answer below, errors included.
         .option_layer(rate_limit)
-        // request-size-limiting: 413 for a body over the limit.
-        .layer(BodyLimitLayer::new(config.body_limit_bytes))
+        // request-size-limiting: 413 for a body over the matched route's limit.
+        .layer(BodyLimitLayer::new(config))
         // grpc-gateway: JSON → protobuf, the upstream call, protobuf → JSON.
         .service(Transcoder::new(upstreams.clone()));
 

@@ -163,14 +163,65 @@ fn every_annotated_route_appears_in_kong_yml_and_nothing_else_does() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    for p in [
-        "correlation-id",
-        "cors",
-        "post-function",
-        "rate-limiting",
-        "request-size-limiting",
-    ] {
+    for p in ["correlation-id", "cors", "post-function", "rate-limiting"] {
         assert!(plugins.contains(p), "global plugin {p}");
+    }
+    // One request-size-limiting per route instead (kong_buffers_and_limits_every_body...).
+    assert!(!plugins.contains("request-size-limiting"));
+}
+
+/// `64k`, `1m` or plain bytes, as nginx reads a size.
+fn nginx_size(text: &str) -> usize {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match t.strip_suffix('k') {
+        Some(d) => (d, 1024),
+        None => match t.strip_suffix('m') {
+            Some(d) => (d, 1024 * 1024),
+            None => (t.as_str(), 1),
+        },
+    };
+    digits.parse::<usize>().expect("an nginx size") * unit
+}
+
+#[test]
+fn kong_buffers_and_limits_every_body_the_edge_accepts() {
+    let config = edge_config();
+    let text = std::fs::read_to_string(kong_dir().join("kong.yml")).unwrap();
+    let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    // Each route's request-size-limiting is the edge's limit for that method.
+    for service in doc["services"].as_array().unwrap() {
+        for route in service["routes"].as_array().unwrap() {
+            let name = route["name"].as_str().unwrap();
+            let method = name.split("-binding-").next().unwrap();
+            let (svc, m) = method.rsplit_once('.').unwrap();
+            let limits: Vec<_> = route["plugins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["name"] == "request-size-limiting")
+                .collect();
+            assert_eq!(limits.len(), 1, "{name}: one request-size-limiting");
+            assert_eq!(limits[0]["config"]["size_unit"], "bytes", "{name}");
+            assert_eq!(
+                limits[0]["config"]["allowed_payload_size"].as_u64(),
+                Some(config.body_limit(svc, m) as u64),
+                "{name}: kong.yml's limit differs from the edge's (make kong-config)"
+            );
+        }
+    }
+    // nginx's body buffer (and its hard maximum) in the Kong Helm values match the largest
+    // limit: a smaller buffer loses bodies (grpc-gateway sends an empty message).
+    let values = std::fs::read_to_string(manifest_dir().join("../../k8s/kong/values.yaml")).unwrap();
+    let values: serde_json::Value = serde_norway::from_str(&values).unwrap();
+    for (key, bytes) in kong::nginx_body_settings(&config) {
+        let set = values["env"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("k8s/kong/values.yaml: env.{key} is missing (a string)"));
+        assert_eq!(
+            nginx_size(set),
+            bytes,
+            "k8s/kong/values.yaml: env.{key} = {set:?}, the edge's largest body limit is {bytes} bytes"
+        );
     }
 }
 

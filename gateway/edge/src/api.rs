@@ -181,6 +181,17 @@ impl PathTemplate {
         format!("~{}$", Self::regex_body(&self.pieces, false))
     }
 
+    /// The template as an OpenAPI path: `{name}` for every variable (`{name=**}` too).
+    pub fn openapi_path(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Literal(l) => l.clone(),
+                Piece::Var { name, .. } => format!("{{{name}}}"),
+            })
+            .collect()
+    }
+
     /// Variable names in order (a dotted name stays one literal key, as in Kong).
     pub fn variables(&self) -> Vec<&str> {
         self.pieces

@@ -31,12 +31,14 @@ pub enum StackError {
     Cors(String),
 }
 
-/// The HTTP application: `/healthz` plus every route of the descriptor set.
+/// The HTTP application: `/healthz`, `/openapi.json` (the document, public) plus every
+/// route of the descriptor set.
 pub fn app(
     config: &Config,
     routes: RouteTable,
     upstreams: Upstreams,
     jwt: JwtLayer,
+    openapi: bytes::Bytes,
 ) -> Result<Router, StackError> {
     let request_id = HeaderName::from_str(&config.correlation_id.header_name.to_ascii_lowercase())
         .map_err(|_| StackError::RequestIdHeader(config.correlation_id.header_name.clone()))?;
@@ -78,6 +80,13 @@ pub fn app(
     Ok(Router::new()
         .route("/healthz", get(healthz))
         .with_state(upstreams)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], doc) }
+            }),
+        )
         .fallback_service(gateway)
         .layer(edge))
 }

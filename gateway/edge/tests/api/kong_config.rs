@@ -294,3 +294,66 @@ fn the_post_function_writes_the_edges_error_bodies_when_luajit_is_installed() {
         ),
     }
 }
+
+#[test]
+fn the_checked_in_openapi_document_is_up_to_date() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let fresh = edge::openapi::yaml(&config, &pool).unwrap();
+    let path = manifest_dir().join("../openapi/openapi.yaml");
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        fresh == checked_in,
+        "gateway/openapi/openapi.yaml is stale: run `make openapi` \
+         (cargo run -p edge -- openapi --out gateway/openapi/openapi.yaml)"
+    );
+}
+
+#[test]
+fn the_openapi_document_follows_kongs_json_rules() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let doc = edge::openapi::document(&config, &pool).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Every route is an operation, with bearer auth unless public.
+    for r in kong::routes(&config, &pool).unwrap() {
+        let op = &doc["paths"][r.template.openapi_path()][r.verb.method().as_str().to_ascii_lowercase()];
+        assert!(op.is_object(), "{} has no operation", r.name());
+        let security = op["security"].as_array().unwrap();
+        assert_eq!(security.is_empty(), r.rpc.public, "{}", r.name());
+        assert_eq!(
+            op["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+        assert!(
+            op["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}: no description",
+            r.name()
+        );
+    }
+    let schemas = &doc["components"]["schemas"];
+    let expense = &schemas["expense_tracker.expense.v1.Expense"];
+    // Amounts and ids are strings, enums by name, Timestamps Kong's way, zero values present.
+    assert_eq!(expense["properties"]["amount"]["type"], "string");
+    assert_eq!(expense["properties"]["id"]["type"], "string");
+    assert!(expense["properties"]["category"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("FOOD_AND_DRINK")));
+    assert_eq!(
+        expense["properties"]["created_at"]["pattern"],
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+    );
+    let required = expense["required"].as_array().unwrap();
+    assert!(required.contains(&serde_json::json!("note")));
+    assert!(
+        !required.contains(&serde_json::json!("created_at")),
+        "unset messages are absent"
+    );
+    // Request bodies leave out what the path gives, and require nothing.
+    let patch =
+        &doc["paths"]["/v1/expenses/{id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(patch["properties"]["id"].is_null());
+    assert!(patch["required"].is_null());
+    assert_eq!(patch["properties"]["amount"]["type"], "string");
+}

@@ -26,10 +26,13 @@ build: ## Build every crate
 	$(CARGO) build --workspace --all-targets
 
 .PHONY: lint
-lint: ## rustfmt and clippy (warnings are errors), cargo-deny (licenses, bans, sources; advisories when reachable)
+lint: ## rustfmt, clippy (warnings are errors), cargo-deny, buf lint + breaking, the OpenAPI document fresh and valid
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/deny.sh
+	scripts/buf.sh
+	$(CARGO) run -q -p edge -- openapi --check --out gateway/openapi/openapi.yaml
+	scripts/openapi.sh validate
 
 .PHONY: test
 test: ## Start the infrastructure, run lint and every test, stop what was started
@@ -40,6 +43,7 @@ test: ## Start the infrastructure, run lint and every test, stop what was starte
 	eval "$$($(INFRA) env)"; \
 	echo "== tests against PostgreSQL at $$ET_PG_URL and Kafka at $$KAFKA_BROKERS"; \
 	$(MAKE) --no-print-directory lint; \
+	scripts/buf.sh --selftest; \
 	gateway/kong/validate.sh; \
 	$(MAKE) --no-print-directory k8s-validate; \
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
@@ -70,6 +74,10 @@ run: ## Bring the whole mesh up locally and print how to try it
 .PHONY: demo
 demo: ## Run the worked example (signup, extract, list, edit, summarise, a correction learned, a budget's alert) through the edge; starts the mesh if needed
 	@scripts/demo.sh
+
+.PHONY: openapi
+openapi: ## Regenerate gateway/openapi/openapi.yaml from the protos (the edge serves it at /openapi.json)
+	$(CARGO) run -q -p edge -- openapi --out gateway/openapi/openapi.yaml
 
 .PHONY: kong-config
 kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the protos

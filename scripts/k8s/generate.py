@@ -74,8 +74,13 @@ def k8s_backend(host: str) -> tuple[str, str]:
 
 def plugin_object_name(plugin: dict, service: str | None) -> str:
     """Name of the KongPlugin for a kong.yml plugin: service-level plugins get the service's
-    short name as a suffix (each has its own config), the others are shared."""
-    return f"{plugin['name']}-{service}" if service else plugin["name"]
+    short name as a suffix (each has its own config), request-size-limiting its limit (one
+    per route, shared by routes with the same limit), the others are shared."""
+    if service:
+        return f"{plugin['name']}-{service}"
+    if plugin["name"] == "request-size-limiting":
+        return f"request-size-limiting-{plugin['config']['allowed_payload_size']}"
+    return plugin["name"]
 
 
 def kong_plugin(name: str, plugin: dict) -> dict:

@@ -181,6 +181,17 @@ impl PathTemplate {
         format!("~{}$", Self::regex_body(&self.pieces, false))
     }
 
+    /// The template as an OpenAPI path: `{name}` for every variable (`{name=**}` too).
+    pub fn openapi_path(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Literal(l) => l.clone(),
+                Piece::Var { name, .. } => format!("{{{name}}}"),
+            })
+            .collect()
+    }
+
     /// Variable names in order (a dotted name stays one literal key, as in Kong).
     pub fn variables(&self) -> Vec<&str> {
         self.pieces
@@ -203,17 +214,19 @@ impl PathTemplate {
             .sum()
     }
 
-    /// Matches a (percent-decoded per segment by the caller) path; returns the variables.
+    /// Matches a path normalised as Kong does ([`crate::router::normalize_path`]); returns
+    /// the variables.
     pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
         let caps = self.regex.captures(path)?;
         let vars = self.variables();
         Some(
             vars.iter()
                 .enumerate()
+                // The path is normalised already (router::normalize_path): what is still
+                // escaped is reserved, and Kong hands it to the variable as it stands.
                 .map(|(i, name)| {
-                    let raw = caps.get(i + 1).map_or("", |m| m.as_str());
-                    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-                    ((*name).to_owned(), decoded.into_owned())
+                    let value = caps.get(i + 1).map_or("", |m| m.as_str());
+                    ((*name).to_owned(), value.to_owned())
                 })
                 .collect(),
         )
@@ -413,9 +426,10 @@ mod tests {
     }
 
     #[test]
-    fn path_variables_are_percent_decoded() {
+    fn path_variables_take_the_normalised_path_as_it_stands() {
         let t = PathTemplate::parse("/v1/x/{id}").unwrap();
-        assert_eq!(t.matches("/v1/x/a%20b"), Some(vec![("id".into(), "a b".into())]));
+        let path = crate::router::normalize_path("/v1/x/a%20b%2fc");
+        assert_eq!(t.matches(&path), Some(vec![("id".into(), "a b%2Fc".into())]));
     }
 
     #[test]

@@ -46,9 +46,14 @@ pub struct Config {
     pub jwt: JwtConfig,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
-    /// Largest accepted request body in bytes (Kong: request-size-limiting).
+    /// Largest accepted request body in bytes on every route (Kong: request-size-limiting,
+    /// one instance per route), unless `body_limits` names the route's service or method.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
+    /// Per service (`pkg.Service`) or method (`pkg.Service.Method`) body limits in bytes;
+    /// a method's entry wins over its service's.
+    #[serde(default)]
+    pub body_limits: BTreeMap<String, usize>,
     #[serde(default)]
     pub cors: CorsConfig,
     #[serde(default)]
@@ -399,7 +404,33 @@ impl Config {
             .any(|p| p == service || *p == format!("{service}.{method}"))
     }
 
+    /// The body limit of one method (`pkg.Service`, `Method`).
+    pub fn body_limit(&self, service: &str, method: &str) -> usize {
+        self.body_limits
+            .get(&format!("{service}.{method}"))
+            .or_else(|| self.body_limits.get(service))
+            .copied()
+            .unwrap_or(self.body_limit_bytes)
+    }
+
+    /// The largest body any route accepts: Kong's nginx must buffer at least this much in
+    /// memory (`nginx_http_client_body_buffer_size`), or grpc-gateway sends an empty
+    /// message upstream, and refuses anything larger outright (`client_max_body_size`).
+    pub fn largest_body_limit(&self) -> usize {
+        self.body_limits
+            .values()
+            .copied()
+            .chain([self.body_limit_bytes])
+            .max()
+            .unwrap_or(self.body_limit_bytes)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.body_limit_bytes == 0 || self.body_limits.values().any(|&n| n == 0) {
+            return Err(ConfigError::Invalid(
+                "body_limit_bytes and body_limits must be at least 1 byte".into(),
+            ));
+        }
         for (name, up) in &self.upstreams {
             up.host_port()
                 .map_err(|e| ConfigError::Invalid(format!("upstreams.{name}: {e}")))?;

@@ -1,10 +1,10 @@
 //! The local edge: an HTTP/JSON gateway in front of the gRPC services that behaves like
 //! Kong's grpc-gateway, jwt, rate-limiting, request-size-limiting, cors and
-//! correlation-id plugins (see `/work/shared/KONG.md`), and the generator of the
+//! correlation-id plugins (see `../shared/KONG.md` beside the repository), and the generator of the
 //! production Kong configuration from the same descriptor set and settings.
 //!
 //! ```text
-//! request ─▶ request id ─▶ access log/span ─▶ CORS ─▶ /healthz
+//! request ─▶ request id ─▶ access log/span ─▶ CORS ─▶ /healthz, /openapi.json
 //!                                                  └▶ route ─▶ jwt ─▶ rate limit ─▶ size limit ─▶ transcoder ─▶ gRPC
 //! ```
 
@@ -17,6 +17,7 @@ pub mod error;
 pub mod health;
 pub mod kong;
 pub mod middleware;
+pub mod openapi;
 pub mod rate_limit;
 pub mod router;
 pub mod stack;
@@ -54,7 +55,14 @@ impl Application {
         let routes = served.len();
         let upstreams = upstream::Upstreams::new(config)?;
         let jwt = auth::JwtLayer::new(config)?;
-        let app = stack::app(config, router::RouteTable::new(served), upstreams, jwt)?;
+        let openapi = serde_json::to_vec(&openapi::document(config, &pool)?)?;
+        let app = stack::app(
+            config,
+            router::RouteTable::new(served),
+            upstreams,
+            jwt,
+            openapi.into(),
+        )?;
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self {
             listener,

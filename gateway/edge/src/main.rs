@@ -33,6 +33,14 @@ enum Command {
         #[arg(long, default_value = "gateway/kong/kong.yml")]
         out: PathBuf,
     },
+    /// Write the OpenAPI 3.1 document of the JSON API (or, with --check, fail when the
+    /// file differs from a fresh one).
+    Openapi {
+        #[arg(long, default_value = "gateway/openapi/openapi.yaml")]
+        out: PathBuf,
+        #[arg(long)]
+        check: bool,
+    },
     /// Write the proto files Kong's grpc-gateway plugin reads.
     ProtoBundle {
         #[arg(long, default_value = "gateway/kong/protos")]
@@ -61,6 +69,27 @@ async fn main() -> Result<(), BoxError> {
             }
             std::fs::write(&out, text)?;
             eprintln!("wrote {}", out.display());
+        }
+        Command::Openapi { out, check } => {
+            let pool = api::load_pool(&config)?;
+            let text = edge::openapi::yaml(&config, &pool)?;
+            if check {
+                if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
+                    return Err(format!(
+                        "{} is stale: run `make openapi` (edge openapi --out {})",
+                        out.display(),
+                        out.display()
+                    )
+                    .into());
+                }
+                eprintln!("{} is up to date", out.display());
+            } else {
+                if let Some(dir) = out.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&out, text)?;
+                eprintln!("wrote {}", out.display());
+            }
         }
         Command::ProtoBundle { out } => {
             let pool = api::load_pool(&config)?;

@@ -31,12 +31,14 @@ pub enum StackError {
     Cors(String),
 }
 
-/// The HTTP application: `/healthz` plus every route of the descriptor set.
+/// The HTTP application: `/healthz`, `/openapi.json` (the document, public) plus every
+/// route of the descriptor set.
 pub fn app(
     config: &Config,
     routes: RouteTable,
     upstreams: Upstreams,
     jwt: JwtLayer,
+    openapi: bytes::Bytes,
 ) -> Result<Router, StackError> {
     let request_id = HeaderName::from_str(&config.correlation_id.header_name.to_ascii_lowercase())
         .map_err(|_| StackError::RequestIdHeader(config.correlation_id.header_name.clone()))?;
@@ -53,8 +55,8 @@ pub fn app(
         // rate-limiting: after jwt, so a signed-in client counts as its consumer; its
         // headers go on every answer below, errors included.
         .option_layer(rate_limit)
-        // request-size-limiting: 413 for a body over the limit.
-        .layer(BodyLimitLayer::new(config.body_limit_bytes))
+        // request-size-limiting: 413 for a body over the matched route's limit.
+        .layer(BodyLimitLayer::new(config))
         // grpc-gateway: JSON → protobuf, the upstream call, protobuf → JSON.
         .service(Transcoder::new(upstreams.clone()));
 
@@ -78,6 +80,13 @@ pub fn app(
     Ok(Router::new()
         .route("/healthz", get(healthz))
         .with_state(upstreams)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], doc) }
+            }),
+        )
         .fallback_service(gateway)
         .layer(edge))
 }

@@ -45,6 +45,9 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(contracts::FILE_DESCRIPTOR_SET)
+            // grpc.health.v1 too, so reflection clients (grpcurl, grpcui) can call Check
+            // without a local copy of health.proto.
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(std::io::Error::other)?;
         let mut routes = Routes::builder();

@@ -3,6 +3,8 @@
 //! (which ships `google/protobuf/*`) and `/usr/include`. So beside each service's proto
 //! the bundle repeats every file it imports (transitively, `google/api/*` included) at its
 //! import path: `expense_tracker/ds/v1/expense_tracker/expense/v1/expense.proto`.
+//! lua-protobuf 0.5.2 (Kong 3.9's) treats every plain import as public, so the services of
+//! an imported file are registered too: route templates must never overlap across files.
 
 use std::{
     collections::BTreeMap,

@@ -11,7 +11,11 @@ local http_names = {{HTTP_NAMES}}
 local grpc = tonumber(kong.response.get_header("grpc-status"))
 local message = nil
 if grpc then
-  message = ngx.unescape_uri(kong.response.get_header("grpc-message") or "")
+  -- gRPC percent-encodes only what is not printable ASCII, and `%`. ngx.unescape_uri would
+  -- also turn `+` into a space, so decode %XX alone.
+  message = (kong.response.get_header("grpc-message") or ""):gsub("%%(%x%x)", function(h)
+    return string.char(tonumber(h, 16))
+  end)
 end
 kong.ctx.shared.error_body = {
   code = (grpc and (grpc_names[grpc] or "UNKNOWN")) or http_names[status] or "INTERNAL",

@@ -7,10 +7,15 @@
 //! - one route per HTTP rule: `protocols: [http, https]`, the verb plus `OPTIONS`
 //!   (so CORS preflights reach a route), the template as an anchored regex path,
 //!   `regex_priority` = the template's literal length (the edge's order), no `strip_path`;
-//!   `jwt` on every non-public route;
+//!   `jwt` on every non-public route, `request-size-limiting` with the route's body limit
+//!   (Kong measures the re-encoded protobuf, grpc-gateway running first: priority 998 >
+//!   951, so the JSON limit the edge applies is the stricter of the two);
 //! - one consumer per issuer with its RS256 `jwt_secrets` credential;
-//! - global `correlation-id`, `cors`, `rate-limiting`, `request-size-limiting`, and a
-//!   `post-function` that writes the `{code, message}` error body.
+//! - global `correlation-id`, `cors`, `rate-limiting`, and a `post-function` that writes
+//!   the `{code, message}` error body.
+//!
+//! What kong.yml cannot hold, nginx's body buffer, is in the Kong Helm values
+//! (`k8s/kong/values.yaml`, [`nginx_body_settings`]); a test compares the two.
 
 pub mod bundle;
 pub mod yaml;
@@ -85,7 +90,8 @@ pub fn kong_yaml(config: &Config, pool: &DescriptorPool) -> Result<String, KongE
             config.kong.proto_dir.trim_end_matches('/'),
             api::service_file(&routes[0].rpc.service)
         );
-        let mut kong_routes: Vec<(String, Node)> = routes.iter().map(|r| (r.name(), route(r))).collect();
+        let mut kong_routes: Vec<(String, Node)> =
+            routes.iter().map(|r| (r.name(), route(config, r))).collect();
         kong_routes.sort_by(|a, b| a.0.cmp(&b.0));
         services.push(Node::map([
             ("name", Node::str(name)),
@@ -123,7 +129,19 @@ pub fn kong_yaml(config: &Config, pool: &DescriptorPool) -> Result<String, KongE
     Ok(out)
 }
 
-fn route(r: &Route) -> Node {
+/// Kong (nginx) settings outside kong.yml that the body limits need, as `kong.conf` keys
+/// (Helm `env:` entries) and byte counts: the buffer must hold the largest accepted body,
+/// else `kong.request.get_raw_body()` returns nil and grpc-gateway sends an empty message
+/// upstream; a larger body is refused by nginx (413) before any plugin sees it.
+pub fn nginx_body_settings(config: &Config) -> [(&'static str, usize); 2] {
+    let largest = config.largest_body_limit();
+    [
+        ("nginx_http_client_body_buffer_size", largest),
+        ("nginx_http_client_max_body_size", largest),
+    ]
+}
+
+fn route(config: &Config, r: &Route) -> Node {
     let mut entries = vec![
         ("name", Node::str(r.name())),
         ("protocols", Node::strs(["http", "https"])),
@@ -132,23 +150,32 @@ fn route(r: &Route) -> Node {
         ("regex_priority", Node::Int(r.template.specificity() as i64)),
         ("strip_path", Node::Bool(false)),
     ];
+    let limit = config.body_limit(r.rpc.service_name(), r.rpc.method.name());
+    let size_limit = plugin(
+        "request-size-limiting",
+        [
+            ("allowed_payload_size", Node::Int(limit as i64)),
+            ("size_unit", Node::str("bytes")),
+            ("require_content_length", Node::Bool(false)),
+        ],
+    );
+    let mut plugins = vec![];
     if !r.rpc.public {
-        entries.push((
-            "plugins",
-            Node::List(vec![plugin(
-                "jwt",
-                [
-                    ("claims_to_verify", Node::strs(["exp"])),
-                    ("key_claim_name", Node::str("iss")),
-                    ("header_names", Node::strs(["authorization"])),
-                    ("uri_param_names", Node::List(vec![])),
-                    ("cookie_names", Node::List(vec![])),
-                    ("run_on_preflight", Node::Bool(false)),
-                    ("secret_is_base64", Node::Bool(false)),
-                ],
-            )]),
+        plugins.push(plugin(
+            "jwt",
+            [
+                ("claims_to_verify", Node::strs(["exp"])),
+                ("key_claim_name", Node::str("iss")),
+                ("header_names", Node::strs(["authorization"])),
+                ("uri_param_names", Node::List(vec![])),
+                ("cookie_names", Node::List(vec![])),
+                ("run_on_preflight", Node::Bool(false)),
+                ("secret_is_base64", Node::Bool(false)),
+            ],
         ));
     }
+    plugins.push(size_limit);
+    entries.push(("plugins", Node::List(plugins)));
     Node::map(entries)
 }
 
@@ -223,14 +250,6 @@ fn global_plugins(config: &Config) -> Vec<Node> {
                     "body_filter",
                     Node::strs([include_str!("error_body_body_filter.lua")]),
                 ),
-            ],
-        ),
-        plugin(
-            "request-size-limiting",
-            [
-                ("allowed_payload_size", Node::Int(config.body_limit_bytes as i64)),
-                ("size_unit", Node::str("bytes")),
-                ("require_content_length", Node::Bool(false)),
             ],
         ),
     ];

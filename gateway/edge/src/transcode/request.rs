@@ -8,16 +8,18 @@
 //!    names that are not fields are dropped; a bool is false only for `0` and `false`.
 //!
 //! Field names are proto (snake_case) names, as lua-protobuf knows no others; unknown JSON
-//! keys are dropped. Where lua-protobuf would silently coerce nonsense (`"dry_run": "false"`
-//! is truthy in Lua), the edge refuses with 400 instead; well-formed requests transcode
-//! identically.
+//! keys are dropped. A string or bytes field takes only a JSON string, as lua-protobuf's
+//! `lpb_toslice` (pb.c) takes only a Lua string: a number there is Kong's 400 `failed to
+//! encode payload`, and the edge's 400 too. Where lua-protobuf would silently coerce
+//! nonsense (`"dry_run": "false"` is truthy in Lua, `1.5` truncates to 1, `"0x10"` is 16),
+//! the edge refuses with 400 instead; well-formed requests transcode identically.
 
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
 };
 use serde_json::Value as Json;
 
-use super::{lua::fmt_g14, TranscodeError, TIMESTAMP};
+use super::{TranscodeError, TIMESTAMP};
 use crate::api::{BodyRule, Route};
 
 /// Builds the request message of `route`.
@@ -296,9 +298,8 @@ fn from_json_kind(kind: &Kind, name: &str, v: &Json) -> Result<Value, TranscodeE
         (Kind::Message(_), _) => Err(bad("an object")),
         (Kind::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
         (Kind::Bool, _) => Err(bad("true or false")),
-        // lua-protobuf takes a number for a string field and formats it as Lua does.
-        (Kind::String, Json::Number(n)) => Ok(Value::String(number_text(n))),
-        (Kind::Bytes, Json::Number(n)) => Ok(Value::Bytes(number_text(n).into_bytes().into())),
+        // lua-protobuf takes only a Lua string for a string/bytes field (Kong: 400).
+        (Kind::String | Kind::Bytes, _) if !v.is_string() => Err(bad("a JSON string")),
         (_, Json::String(s)) => scalar_from_str(kind, name, s),
         (Kind::Enum(_), Json::Number(n)) => n
             .as_i64()
@@ -319,11 +320,6 @@ fn from_json_kind(kind: &Kind, name: &str, v: &Json) -> Result<Value, TranscodeE
         }
         _ => Err(bad(kind_name(kind))),
     }
-}
-
-fn number_text(n: &serde_json::Number) -> String {
-    // cjson decodes every number to a double, and Lua prints doubles with %.14g.
-    n.as_f64().map(fmt_g14).unwrap_or_else(|| n.to_string())
 }
 
 fn kind_name(kind: &Kind) -> &'static str {

@@ -35,3 +35,14 @@ async fn healthz_is_200_while_every_upstream_serves_and_503_once_one_stops() {
         .unwrap();
     assert_ne!(ds["status"], "SERVING");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_token() {
+    let app = spawn_app().await;
+    let res = app.get("/openapi.json").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let doc = json(res).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/expenses"]["post"].is_object());
+}

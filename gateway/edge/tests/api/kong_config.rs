@@ -163,14 +163,65 @@ fn every_annotated_route_appears_in_kong_yml_and_nothing_else_does() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    for p in [
-        "correlation-id",
-        "cors",
-        "post-function",
-        "rate-limiting",
-        "request-size-limiting",
-    ] {
+    for p in ["correlation-id", "cors", "post-function", "rate-limiting"] {
         assert!(plugins.contains(p), "global plugin {p}");
+    }
+    // One request-size-limiting per route instead (kong_buffers_and_limits_every_body...).
+    assert!(!plugins.contains("request-size-limiting"));
+}
+
+/// `64k`, `1m` or plain bytes, as nginx reads a size.
+fn nginx_size(text: &str) -> usize {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match t.strip_suffix('k') {
+        Some(d) => (d, 1024),
+        None => match t.strip_suffix('m') {
+            Some(d) => (d, 1024 * 1024),
+            None => (t.as_str(), 1),
+        },
+    };
+    digits.parse::<usize>().expect("an nginx size") * unit
+}
+
+#[test]
+fn kong_buffers_and_limits_every_body_the_edge_accepts() {
+    let config = edge_config();
+    let text = std::fs::read_to_string(kong_dir().join("kong.yml")).unwrap();
+    let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    // Each route's request-size-limiting is the edge's limit for that method.
+    for service in doc["services"].as_array().unwrap() {
+        for route in service["routes"].as_array().unwrap() {
+            let name = route["name"].as_str().unwrap();
+            let method = name.split("-binding-").next().unwrap();
+            let (svc, m) = method.rsplit_once('.').unwrap();
+            let limits: Vec<_> = route["plugins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["name"] == "request-size-limiting")
+                .collect();
+            assert_eq!(limits.len(), 1, "{name}: one request-size-limiting");
+            assert_eq!(limits[0]["config"]["size_unit"], "bytes", "{name}");
+            assert_eq!(
+                limits[0]["config"]["allowed_payload_size"].as_u64(),
+                Some(config.body_limit(svc, m) as u64),
+                "{name}: kong.yml's limit differs from the edge's (make kong-config)"
+            );
+        }
+    }
+    // nginx's body buffer (and its hard maximum) in the Kong Helm values match the largest
+    // limit: a smaller buffer loses bodies (grpc-gateway sends an empty message).
+    let values = std::fs::read_to_string(manifest_dir().join("../../k8s/kong/values.yaml")).unwrap();
+    let values: serde_json::Value = serde_norway::from_str(&values).unwrap();
+    for (key, bytes) in kong::nginx_body_settings(&config) {
+        let set = values["env"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("k8s/kong/values.yaml: env.{key} is missing (a string)"));
+        assert_eq!(
+            nginx_size(set),
+            bytes,
+            "k8s/kong/values.yaml: env.{key} = {set:?}, the edge's largest body limit is {bytes} bytes"
+        );
     }
 }
 
@@ -242,4 +293,67 @@ fn the_post_function_writes_the_edges_error_bodies_when_luajit_is_installed() {
             String::from_utf8_lossy(&out.stderr)
         ),
     }
+}
+
+#[test]
+fn the_checked_in_openapi_document_is_up_to_date() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let fresh = edge::openapi::yaml(&config, &pool).unwrap();
+    let path = manifest_dir().join("../openapi/openapi.yaml");
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        fresh == checked_in,
+        "gateway/openapi/openapi.yaml is stale: run `make openapi` \
+         (cargo run -p edge -- openapi --out gateway/openapi/openapi.yaml)"
+    );
+}
+
+#[test]
+fn the_openapi_document_follows_kongs_json_rules() {
+    let config = edge_config();
+    let pool = api::load_pool(&config).unwrap();
+    let doc = edge::openapi::document(&config, &pool).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Every route is an operation, with bearer auth unless public.
+    for r in kong::routes(&config, &pool).unwrap() {
+        let op = &doc["paths"][r.template.openapi_path()][r.verb.method().as_str().to_ascii_lowercase()];
+        assert!(op.is_object(), "{} has no operation", r.name());
+        let security = op["security"].as_array().unwrap();
+        assert_eq!(security.is_empty(), r.rpc.public, "{}", r.name());
+        assert_eq!(
+            op["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+        assert!(
+            op["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}: no description",
+            r.name()
+        );
+    }
+    let schemas = &doc["components"]["schemas"];
+    let expense = &schemas["expense_tracker.expense.v1.Expense"];
+    // Amounts and ids are strings, enums by name, Timestamps Kong's way, zero values present.
+    assert_eq!(expense["properties"]["amount"]["type"], "string");
+    assert_eq!(expense["properties"]["id"]["type"], "string");
+    assert!(expense["properties"]["category"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("FOOD_AND_DRINK")));
+    assert_eq!(
+        expense["properties"]["created_at"]["pattern"],
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+    );
+    let required = expense["required"].as_array().unwrap();
+    assert!(required.contains(&serde_json::json!("note")));
+    assert!(
+        !required.contains(&serde_json::json!("created_at")),
+        "unset messages are absent"
+    );
+    // Request bodies leave out what the path gives, and require nothing.
+    let patch =
+        &doc["paths"]["/v1/expenses/{id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(patch["properties"]["id"].is_null());
+    assert!(patch["required"].is_null());
+    assert_eq!(patch["properties"]["amount"]["type"], "string");
 }

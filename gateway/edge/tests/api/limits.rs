@@ -26,6 +26,32 @@ async fn an_oversized_body_is_a_413() {
 }
 
 #[tokio::test]
+async fn a_route_with_its_own_limit_refuses_what_another_route_accepts() {
+    let app = spawn_app_with(
+        "body_limits: { expense_tracker.ds.v1.ExtractionService.ExtractExpense: 4096 }",
+        |_| {},
+    )
+    .await;
+    let text = "x".repeat(2048);
+    let res = app
+        .authed(Method::POST, "/v1/extractions")
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 413, "2 KiB is within ExtractExpense's 4 KiB");
+    assert!(app.seen.extract.lock().unwrap().is_some());
+    let res = app
+        .authed(Method::POST, "/v1/expenses")
+        .json(&json!({ "note": text }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413, "CreateExpense keeps the 1 KiB default");
+    assert!(app.seen.create.lock().unwrap().is_none());
+}
+
+#[tokio::test]
 async fn requests_over_the_rate_limit_are_429_with_kongs_headers() {
     let app = spawn_app_with("rate_limit: { minute: 3, hour: 100 }", |_| {}).await;
     for remaining in [2, 1, 0] {

@@ -10,8 +10,9 @@ end
 local header_fn = assert(loadstring(slurp(arg[1]), "header_filter"))
 local body_fn = assert(loadstring(slurp(arg[2]), "body_filter"))
 
+-- As OpenResty's ngx.unescape_uri: `+` becomes a space too (the Lua must not rely on it).
 local function unescape_uri(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+  return (s:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 local function run(case)
@@ -43,6 +44,8 @@ local cases = {
     want = '{"code":"NOT_FOUND","message":"no such expense"}' },
   { name = "quotes and unicode", status = 500, headers = { ["grpc-status"] = "13", ["grpc-message"] = "say%20%22hi%22%20%C3%BC" },
     want = '{"code":"INTERNAL","message":"say \\"hi\\" \195\188"}' },
+  { name = "plus kept", status = 400, headers = { ["grpc-status"] = "3", ["grpc-message"] = "phone%20+49%20is%20not%20allowed%3A%20100%25" },
+    want = '{"code":"INVALID_ARGUMENT","message":"phone +49 is not allowed: 100%"}' },
   { name = "jwt, no token", status = 401, body = '{"message":"Unauthorized"}',
     want = '{"code":"UNAUTHENTICATED","message":"Unauthorized"}' },
   { name = "jwt, expired", status = 401, body = '{"exp":"token expired"}',

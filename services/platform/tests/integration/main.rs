@@ -2,6 +2,7 @@
 //! (`scripts/infra.sh up`). One binary, test names read as sentences.
 
 mod grpc_auth;
+mod grpc_reflection;
 mod kafka_consumer;
 mod outbox_relay;
 

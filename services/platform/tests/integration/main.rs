@@ -3,6 +3,7 @@
 
 mod grpc_auth;
 mod kafka_consumer;
+mod metrics;
 mod outbox_relay;
 
 use platform::testing::Infra;

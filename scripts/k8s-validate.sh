@@ -6,7 +6,10 @@
 #      schemas in $K8S_CRD_SCHEMAS; an object without a schema fails (skipped must be 0);
 #   3. the rendered objects agree with the protos, gateway/kong/kong.yml, contracts::topics
 #      and the deployment rules (scripts/k8s/check.py);
-#   4. tests/k8s: broken copies of the manifests are rejected.
+#   4. the monitoring objects agree with each other and k8s/RUNBOOK.md
+#      (scripts/k8s/check_monitoring.py), and promtool checks and unit-tests the alert rules
+#      (scripts/promtool.sh);
+#   5. tests/k8s: broken copies of the manifests are rejected.
 # Tools are installed on first use into target/k8s-tools (scripts/k8s/tools.sh).
 #
 # Environment: K8S_CRD_SCHEMAS (default ../shared/k8s-schemas beside the repository),
@@ -40,7 +43,11 @@ for overlay in $K8S_OVERLAYS; do
   "$K8S_PY" scripts/k8s/validate.py --crd-schemas "$K8S_CRD_SCHEMAS" "${version_args[@]}" \
     --label "k8s/overlays/$overlay" "$out/$overlay.yaml"
   "$K8S_PY" scripts/k8s/check.py --overlay "$overlay" "$out/$overlay.yaml"
+  "$K8S_PY" scripts/k8s/check_monitoring.py "$out/$overlay.yaml"
 done
+
+# The alert rules through Prometheus's own tool: syntax, and a unit test per alert.
+scripts/promtool.sh
 
 if [ "${K8S_SKIP_SELFTEST:-0}" != 1 ]; then
   echo "== k8s: the validator rejects broken manifests"

@@ -125,6 +125,13 @@ if [ $have_edge = 1 ]; then
   done
 fi
 
+metrics_list=""
+for line in "${present[@]}"; do
+  read -r _ _ pkg port _ <<<"$line"
+  metrics_list+="  $pkg: http://127.0.0.1:$((port + 1000))/metrics"$'\n'
+done
+[ $have_edge = 1 ] && metrics_list+="  edge: http://127.0.0.1:9080/metrics"
+
 cat >&2 <<TXT
 
 The mesh is up. Try it (JSON through the edge on :$EDGE_PORT):
@@ -160,6 +167,10 @@ The mesh is up. Try it (JSON through the edge on :$EDGE_PORT):
   sleep 1   # until the change reached budget-service
   curl -s localhost:$EDGE_PORT/v1/budgets -H "Authorization: Bearer \$TOKEN"
   curl -s localhost:$EDGE_PORT/v1/alerts -H "Authorization: Bearer \$TOKEN"
+
+Metrics (Prometheus text, GET /metrics; the gRPC port + 1000):
+$metrics_list
+  e.g. curl -s localhost:51054/metrics | grep ds_extractions_total
 
 Logs: $LOGS   Stop: Ctrl-C
 TXT

@@ -158,7 +158,7 @@ patches:
     patch: |-
       - op: replace
         path: /metadata/annotations/konghq.com~1plugins
-        value: correlation-id,cors,post-function,rate-limiting,request-size-limiting-65536
+        value: correlation-id,cors,post-function,prometheus,rate-limiting,request-size-limiting-65536
 YAML
 expect "a protected route without the jwt plugin" fail "missing ['jwt']"
 

@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod kong;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;

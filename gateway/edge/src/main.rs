@@ -59,7 +59,18 @@ async fn main() -> Result<(), BoxError> {
                 config.listen = addr;
             }
             let app = Application::build(&config).await?;
+            // `GET /metrics` on METRICS_ADDR (default 127.0.0.1:9080; `off`: none).
+            let metrics_default = std::net::SocketAddr::from(([127, 0, 0, 1], 9080));
+            let metrics = platform::config::metrics_addr(&platform::config::Env::process(), metrics_default)?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            if let Some(addr) = metrics {
+                let server = platform::metrics::MetricsServer::bind(addr).await?;
+                tracing::info!(url = %format!("http://{}/metrics", server.local_addr()), "serving metrics");
+                platform::metrics::set_service("edge");
+                tokio::spawn(server.serve(stop.clone()));
+            }
             app.run_until_stopped(platform::grpc::shutdown_signal()).await?;
+            stop.cancel();
         }
         Command::KongConfig { out } => {
             let pool = api::load_pool(&config)?;

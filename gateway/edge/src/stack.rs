@@ -50,6 +50,8 @@ pub fn app(
     let gateway = ServiceBuilder::new()
         // Kong's router: the route and its path variables, or 404 for anything else.
         .layer(RouteLayer::new(routes))
+        // (metrics: the matched route's template, for the duration recorded at the top.)
+        .layer(crate::metrics::RouteLabelLayer::new())
         // jwt (non-public routes): 401 before anything is read or counted.
         .layer(jwt)
         // rate-limiting: after jwt, so a signed-in client counts as its consumer; its
@@ -61,6 +63,8 @@ pub fn app(
         .service(Transcoder::new(upstreams.clone()));
 
     let edge = ServiceBuilder::new()
+        // metrics: first, so every answer is timed (preflights, 404s and 401s included).
+        .layer(crate::metrics::HttpMetricsLayer::new())
         // correlation-id: an id for every request (kept when the client sent one), first,
         // so the log line and the upstream both see it.
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

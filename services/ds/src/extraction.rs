@@ -97,6 +97,11 @@ impl Extractor {
                 },
             }),
             Err(why) => {
+                platform::metrics::llm_fallback(match &why {
+                    LlmFailure::Call(crate::llm::LlmError::CircuitOpen) => "circuit_open",
+                    LlmFailure::Call(_) => "unavailable",
+                    LlmFailure::Invalid(_) => "rejected",
+                });
                 match &why {
                     LlmFailure::Call(e) => tracing::info!(error = %e, "llm unavailable; the rules answer"),
                     LlmFailure::Invalid(reason) => {

@@ -132,6 +132,15 @@ impl From<InputError> for Error {
     }
 }
 
+/// The `outcome` label of a rejected extraction (`ds_extractions_total`).
+fn outcome(r: &Rejection) -> &'static str {
+    match r {
+        Rejection::NoAmount => "no_amount",
+        Rejection::NotAnExpense(_) => "not_an_expense",
+        Rejection::Empty | Rejection::TooLong => "invalid",
+    }
+}
+
 fn rejected(r: Rejection) -> Error {
     Error::invalid(r.to_string())
 }
@@ -184,6 +193,7 @@ impl ExtractionService for ExtractionGrpc {
             .extractor
             .extract_with_hints(&input.text, &ctx, settled.zone.name(), &hints)
             .await
+            .inspect_err(|r| platform::metrics::extraction("rules", outcome(r), false))
             .map_err(rejected)?;
         let mut x = extracted.extraction;
 
@@ -236,6 +246,12 @@ impl ExtractionService for ExtractionGrpc {
             warnings.push(a.warning.clone());
         }
 
+        let by = if matches!(extracted.by, By::Llm { .. }) {
+            "llm"
+        } else {
+            "rules"
+        };
+        platform::metrics::extraction(by, "ok", applied.is_some());
         let money = x.money();
         let (source, extractor) = match &extracted.by {
             By::Rules => (Source::TextRules, extracted.by.name()),

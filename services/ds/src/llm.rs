@@ -235,7 +235,11 @@ impl Client {
 
     /// Sends `body` and returns the message content of the first choice.
     pub async fn complete(&self, body: &Value) -> Result<String, LlmError> {
-        let permit = self.breaker.permit().map_err(|_| LlmError::CircuitOpen)?;
+        let permit = self.breaker.permit().map_err(|_| {
+            platform::metrics::llm_breaker(true);
+            LlmError::CircuitOpen
+        })?;
+        let started = std::time::Instant::now();
         let timeout = self.config.timeout;
         let deadline = Instant::now() + timeout;
         let backoff = ExponentialBuilder::default()
@@ -277,6 +281,7 @@ impl Client {
                 permit.failed();
             }
         }
+        platform::metrics::llm_call(result.is_ok(), started, self.breaker.is_open());
         result
     }
 

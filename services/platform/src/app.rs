@@ -18,6 +18,7 @@ pub struct App {
 
 impl App {
     pub fn new(config: CommonConfig) -> Self {
+        crate::metrics::set_service(&config.service_name);
         Self {
             config,
             shutdown: CancellationToken::new(),
@@ -76,6 +77,14 @@ impl App {
         instance: &str,
         configure: impl Fn(crate::outbox::Relay) -> crate::outbox::Relay + Send + 'static,
     ) {
+        // The backlog gauges (`outbox_pending_rows`, `outbox_oldest_age_seconds`).
+        let sampled = (
+            self.config.service_name.clone(),
+            pool.clone(),
+            self.shutdown.clone(),
+        );
+        self.tasks
+            .spawn(crate::metrics::sample_outbox(sampled.0, sampled.1, sampled.2));
         let c = self.config.clone();
         let tx_id = format!("{}-outbox-{instance}", c.service_name);
         let source = self.source();
@@ -95,6 +104,11 @@ impl App {
     /// Serves `server` until SIGTERM/Ctrl-C, the token is cancelled, or a background task
     /// fails; then stops the background tasks (waiting at most 10 s).
     pub async fn serve(mut self, server: GrpcServer) -> Result<(), BoxError> {
+        if let Some(addr) = self.config.metrics_addr {
+            let metrics = crate::metrics::MetricsServer::bind(addr).await?;
+            tracing::info!(url = %format!("http://{}/metrics", metrics.local_addr()), "serving metrics");
+            self.tasks.spawn(metrics.serve(self.shutdown.clone()));
+        }
         let stop = self.shutdown.clone();
         let signal = async move {
             tokio::select! {

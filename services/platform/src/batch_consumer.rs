@@ -30,7 +30,7 @@ use std::{
 use contracts::Event;
 use opentelemetry::trace::TraceContextExt;
 use rdkafka::{
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    consumer::{CommitMode, Consumer},
     error::KafkaError,
     message::{Message, OwnedMessage},
     Offset, TopicPartitionList,
@@ -173,7 +173,7 @@ const BURST_GAP: Duration = Duration::from_millis(2);
 /// Waits for a first message (or shutdown: `None`), then takes whatever else arrives
 /// within `max_wait` without a pause longer than `BURST_GAP`, up to `max_messages`.
 async fn next_batch(
-    consumer: &StreamConsumer,
+    consumer: &crate::kafka::GroupConsumer,
     settings: &BatchSettings,
     shutdown: &CancellationToken,
 ) -> Option<Vec<OwnedMessage>> {
@@ -226,6 +226,7 @@ where
     H: Fn(Arc<[Envelope<E>]>) -> Fut,
     Fut: Future<Output = Result<Vec<Rejected>, HandlerError>>,
 {
+    crate::metrics::consumed(&settings.consumer.topic, batch.len());
     let mut dead: Vec<(usize, String)> = vec![];
     let mut positions: Vec<usize> = vec![];
     let mut envelopes: Vec<Envelope<E>> = vec![];
@@ -318,7 +319,7 @@ fn next_offsets(batch: &[OwnedMessage]) -> TopicPartitionList {
 }
 
 /// Stores the offsets of a batch whose effect is committed.
-fn store_offsets(consumer: &StreamConsumer, tpl: TopicPartitionList) {
+fn store_offsets(consumer: &crate::kafka::GroupConsumer, tpl: TopicPartitionList) {
     // Fails for partitions revoked meanwhile: their new owner redelivers, which changes nothing.
     if let Err(e) = consumer.store_offsets(&tpl) {
         tracing::warn!(error = %e, "storing offsets failed; the batch may be redelivered");

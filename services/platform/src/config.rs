@@ -111,24 +111,41 @@ pub struct CommonConfig {
     /// `KAFKA_TOPIC_SUFFIX`: appended to every topic name (default empty); tests use it to
     /// give each app its own topics.
     pub topic_suffix: String,
+    /// `METRICS_ADDR`: where `GET /metrics` is served (default: the gRPC address with its
+    /// port + 1000); `off` serves none and records nothing.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl CommonConfig {
     pub fn from_env(env: &Env, service: &str, default_port: u16) -> Result<Self, ConfigError> {
+        let grpc_addr = env.or(
+            "GRPC_ADDR",
+            std::net::SocketAddr::from(([127, 0, 0, 1], default_port)),
+            "a socket address such as 0.0.0.0:50051",
+        )?;
         Ok(Self {
             service_name: env.or("SERVICE_NAME", service.to_owned(), "a service name")?,
-            grpc_addr: env.or(
-                "GRPC_ADDR",
-                std::net::SocketAddr::from(([127, 0, 0, 1], default_port)),
-                "a socket address such as 0.0.0.0:50051",
-            )?,
+            grpc_addr,
             kafka_brokers: env.or(
                 "KAFKA_BROKERS",
                 "127.0.0.1:59092".to_owned(),
                 "host:port[,host:port]",
             )?,
             topic_suffix: env.or("KAFKA_TOPIC_SUFFIX", String::new(), "a topic name suffix")?,
+            metrics_addr: metrics_addr(env, crate::metrics::default_addr(grpc_addr))?,
         })
+    }
+}
+
+/// `METRICS_ADDR`: a socket address, or `off`; `default` when unset.
+pub fn metrics_addr(
+    env: &Env,
+    default: std::net::SocketAddr,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    match env.raw("METRICS_ADDR") {
+        Some(v) if v.trim().eq_ignore_ascii_case("off") => Ok(None),
+        Some(_) => env.optional("METRICS_ADDR", "a socket address such as 0.0.0.0:51051, or off"),
+        None => Ok(Some(default)),
     }
 }
 
@@ -181,5 +198,23 @@ mod tests {
         assert_eq!(cfg.grpc_addr.port(), 50052);
         assert_eq!(cfg.kafka_brokers, "127.0.0.1:59092");
         assert_eq!(cfg.service_name, "user");
+        assert_eq!(cfg.metrics_addr.map(|a| a.port()), Some(51052));
+    }
+
+    #[test]
+    fn metrics_can_move_or_be_switched_off() {
+        let moved = Env::from_pairs([("METRICS_ADDR", "0.0.0.0:9999")]);
+        let cfg = CommonConfig::from_env(&moved, "user", 50052).unwrap();
+        assert_eq!(cfg.metrics_addr.map(|a| a.port()), Some(9999));
+        let off = Env::from_pairs([("METRICS_ADDR", "OFF")]);
+        assert_eq!(
+            CommonConfig::from_env(&off, "user", 50052).unwrap().metrics_addr,
+            None
+        );
+        let bad = Env::from_pairs([("METRICS_ADDR", "nine")]);
+        let err = CommonConfig::from_env(&bad, "user", 50052)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("METRICS_ADDR") && err.contains("or off"), "{err}");
     }
 }

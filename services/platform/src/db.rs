@@ -20,13 +20,15 @@ pub const PLATFORM_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// A pool of at most `max_size` connections to `url`.
 pub fn pool(url: &str, max_size: usize) -> Result<PgPool, crate::BoxError> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
-    Ok(Pool::builder(manager)
+    let pool = Pool::builder(manager)
         .max_size(max_size)
         // Fail fast when the database is down, so RPCs answer UNAVAILABLE instead of hanging.
         .wait_timeout(Some(std::time::Duration::from_secs(5)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
-        .build()?)
+        .build()?;
+    crate::metrics::watch_pool(&pool);
+    Ok(pool)
 }
 
 /// The advisory lock key migrations hold (any constant; advisory locks are per database).

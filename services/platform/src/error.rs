@@ -110,6 +110,7 @@ impl From<diesel::result::Error> for Error {
 
 impl From<crate::db::PoolError> for Error {
     fn from(err: crate::db::PoolError) -> Self {
+        crate::metrics::pool_error(&err);
         tracing::warn!(error = %err, "database pool");
         Error::Unavailable("the database is unavailable; retry later".into())
     }

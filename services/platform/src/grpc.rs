@@ -2,7 +2,7 @@
 //! graceful shutdown.
 //!
 //! ```text
-//! request ─▶ TraceLayer ─▶ AuthLayer ─▶ Routes (health, reflection, the service)
+//! request ─▶ TraceLayer ─▶ RpcMetricsLayer ─▶ AuthLayer ─▶ Routes (health, reflection, the service)
 //! ```
 
 use std::{
@@ -115,6 +115,12 @@ impl GrpcServer {
         tonic::transport::Server::builder()
             // Outermost: every request, rejected or not, gets a span and an access log line.
             .layer(TraceLayer)
+            // Then `rpc.server.duration`, so rejected calls (UNAUTHENTICATED) are counted too.
+            .layer(crate::metrics::RpcMetricsLayer::new(
+                ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]
+                    .into_iter()
+                    .chain(self.served.iter().copied()),
+            ))
             // Then authentication, so handlers only ever see verified callers.
             .layer(auth)
             .serve_with_incoming_shutdown(

@@ -203,11 +203,15 @@ impl EventProducer {
             .payload(raw.payload.as_slice())
             .timestamp(raw.time.timestamp_millis())
             .headers(raw.headers(&self.source));
-        self.producer
+        let started = std::time::Instant::now();
+        let sent = self
+            .producer
             .send(record, self.timeout)
             .await
             .map(|_| ())
-            .map_err(|(e, _)| e)
+            .map_err(|(e, _)| e);
+        crate::metrics::published(&raw.topic, sent.is_ok(), started);
+        sent
     }
 
     /// Sends a message as-is (used for dead-lettering).
@@ -347,6 +351,7 @@ impl From<diesel::result::Error> for HandlerError {
 
 impl From<crate::db::PoolError> for HandlerError {
     fn from(e: crate::db::PoolError) -> Self {
+        crate::metrics::pool_error(&e);
         HandlerError::Transient(e.to_string())
     }
 }
@@ -469,6 +474,7 @@ where
                 continue;
             }
         };
+        crate::metrics::consumed(&settings.topic, 1);
         let headers = header_map(&msg);
         let span = tracing::info_span!(
             "kafka.consume",
@@ -561,6 +567,7 @@ where
             Ok(done) => return Some(Ok(done)),
             Err(HandlerError::Permanent(reason)) => return Some(Err(reason)),
             Err(HandlerError::Transient(reason)) => {
+                crate::metrics::process_failure(&settings.topic);
                 let delay = backoff.next().unwrap_or(settings.max_backoff);
                 tracing::warn!(attempt = attempts, error = %reason, %what, retry_in_ms = delay.as_millis() as u64, "transient failure; retrying");
                 tokio::select! {
@@ -572,11 +579,14 @@ where
     }
 }
 
+/// Platform's group consumer: its statistics feed `messaging_kafka_consumer_lag`.
+pub type GroupConsumer = StreamConsumer<crate::metrics::KafkaStats>;
+
 /// A consumer group's member, subscribed to `settings.topic`: at-least-once (offsets stored
 /// by the caller only after the effect commits, committed in the background and on
 /// shutdown), reading only committed transactions.
-pub fn group_consumer(settings: &ConsumerSettings) -> Result<StreamConsumer, KafkaError> {
-    let consumer: StreamConsumer = client_config(&settings.brokers)
+pub fn group_consumer(settings: &ConsumerSettings) -> Result<GroupConsumer, KafkaError> {
+    let consumer: GroupConsumer = client_config(&settings.brokers)
         .set("group.id", &settings.group_id)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "500")
@@ -585,7 +595,11 @@ pub fn group_consumer(settings: &ConsumerSettings) -> Result<StreamConsumer, Kaf
         .set("isolation.level", "read_committed")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .create()?;
+        .set(
+            "statistics.interval.ms",
+            crate::metrics::KAFKA_STATISTICS_INTERVAL_MS,
+        )
+        .create_with_context(crate::metrics::KafkaStats::new(&settings.group_id))?;
     consumer.subscribe(&[&settings.topic])?;
     Ok(consumer)
 }
@@ -644,7 +658,10 @@ impl DeadLetters {
                 .send_with_headers(&self.topic, msg.key(), msg.payload(), h)
                 .await
             {
-                Ok(()) => return true,
+                Ok(()) => {
+                    crate::metrics::dead_lettered(msg.topic());
+                    return true;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "dead-lettering failed; retrying");
                     tokio::select! {

@@ -1,7 +1,7 @@
 //! The shared runtime of every expense-tracker service, written once: configuration,
 //! telemetry, gRPC server assembly with JWT verification, Postgres, Kafka (producer,
 //! at-least-once consumer, dead-lettering), the transactional outbox and idempotent
-//! consumption, and one error type mapped to `tonic::Status`.
+//! consumption, Prometheus metrics, and one error type mapped to `tonic::Status`.
 
 pub mod app;
 pub mod batch_consumer;
@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod idempotency;
 pub mod jwt;
 pub mod kafka;
+pub mod metrics;
 pub mod outbox;
 pub mod profile;
 mod schema;

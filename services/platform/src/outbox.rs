@@ -265,6 +265,7 @@ impl Relay {
         loop {
             let wait = match self.relay_once().await {
                 Ok(n) if n > 0 => {
+                    crate::metrics::outbox_published(n);
                     failures = 0;
                     tracing::debug!(published = n, "outbox batch published");
                     continue;

@@ -81,9 +81,16 @@ impl Profiles {
 
         let timeout_ms = self.timeout.as_millis() as u64;
         let mut client = self.client.clone();
+        let started = std::time::Instant::now();
         let answer = tokio::time::timeout(self.timeout, client.get_user(req))
             .instrument(span)
             .await;
+        let code = match &answer {
+            Err(_) => Code::DeadlineExceeded,
+            Ok(Err(status)) => status.code(),
+            Ok(Ok(_)) => Code::Ok,
+        };
+        crate::metrics::rpc_client("expense_tracker.user.v1.UserService", "GetUser", code, started);
         let profile = match answer {
             Err(_) => return Err(ProfileUnavailable::Timeout(timeout_ms)),
             Ok(Err(status)) => {

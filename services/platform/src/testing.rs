@@ -278,3 +278,141 @@ pub async fn watch_log(
     });
     (addr, rest)
 }
+
+/// One `GET /metrics` of the server at `addr` (plain HTTP/1.1, as Prometheus scrapes):
+/// the status code and the body.
+pub async fn scrape(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the metrics server at {addr}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the scrape");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read the scrape");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // Connection: close answers without chunking only when hyper knows the length.
+    (status, body.to_owned())
+}
+
+/// One sample of a Prometheus text exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Parses the samples of a Prometheus text exposition (comments skipped); panics on a line
+/// that is not `name{label="value",…} number`, which is what a test wants to know.
+pub fn parse_metrics(text: &str) -> Vec<Sample> {
+    let mut out = vec![];
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line:?}"));
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("not a number in {line:?}")),
+        };
+        let (name, labels) = match series.split_once('{') {
+            None => (series.to_owned(), Default::default()),
+            Some((name, rest)) => {
+                let body = rest
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("unclosed labels in {line:?}"));
+                (name.to_owned(), parse_labels(body, line))
+            }
+        };
+        out.push(Sample { name, labels, value });
+    }
+    out
+}
+
+fn parse_labels(mut body: &str, line: &str) -> std::collections::BTreeMap<String, String> {
+    let mut labels = std::collections::BTreeMap::new();
+    while !body.is_empty() {
+        let (key, rest) = body
+            .split_once("=\"")
+            .unwrap_or_else(|| panic!("bad label in {line:?}"));
+        let mut value = String::new();
+        let mut chars = rest.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => value.push(c),
+                    None => panic!("bad escape in {line:?}"),
+                },
+                Some((i, '"')) => break i,
+                Some((_, c)) => value.push(c),
+                None => panic!("unterminated label value in {line:?}"),
+            }
+        };
+        labels.insert(key.trim_start_matches(',').to_owned(), value);
+        body = rest[end + 1..].trim_start_matches(',');
+    }
+    labels
+}
+
+/// The sum of the samples named `name` whose labels include every pair of `labels`.
+pub fn metric_sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
+/// `promtool check metrics` on `text` when promtool is at hand (`PROMTOOL`, else `promtool`
+/// on the PATH, else `~/go/bin/promtool`, where `scripts/promtool.sh` installs it): `Some`
+/// with its complaints (empty when clean), `None` when there is no promtool.
+pub fn promtool_check_metrics(text: &str) -> Option<String> {
+    use std::io::Write;
+    let candidates = [
+        std::env::var("PROMTOOL").ok(),
+        Some("promtool".to_owned()),
+        std::env::var("HOME").ok().map(|h| format!("{h}/go/bin/promtool")),
+    ];
+    for tool in candidates.into_iter().flatten() {
+        let child = std::process::Command::new(&tool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else { continue };
+        child
+            .stdin
+            .take()
+            .expect("promtool's stdin")
+            .write_all(text.as_bytes())
+            .expect("feed promtool");
+        let out = child.wait_with_output().expect("promtool ran");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Some(if out.status.success() { String::new() } else { said });
+    }
+    None
+}

@@ -76,6 +76,8 @@ pub struct Mesh {
     pub edge: String,
     pub http: reqwest::Client,
     ports: HashMap<Proc, u16>,
+    /// Where each process serves `GET /metrics` (`METRICS_ADDR`).
+    metrics_ports: HashMap<Proc, u16>,
     databases: HashMap<Proc, String>,
     bin_dir: PathBuf,
     procs: Mutex<HashMap<Proc, Child>>,
@@ -146,6 +148,7 @@ impl Mesh {
         }
         let edge_port = free_port();
         ports.insert(Proc::Edge, edge_port);
+        let metrics_ports = ports.keys().map(|p| (*p, free_port())).collect();
 
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mesh = Mesh {
@@ -158,6 +161,7 @@ impl Mesh {
             infra,
             dir,
             ports,
+            metrics_ports,
             databases,
             bin_dir,
             procs: Mutex::new(HashMap::new()),
@@ -168,11 +172,29 @@ impl Mesh {
             mesh.spawn(*p);
         }
         mesh.wait_healthy(Duration::from_secs(90)).await;
+        // Every process serves its metrics once the mesh is up.
+        for p in Proc::SERVICES.iter().chain([&Proc::Edge]) {
+            let (status, body) = mesh.scrape(*p).await;
+            assert_eq!(status, 200, "{} /metrics: {body}", p.binary());
+        }
         mesh
     }
 
     pub fn port(&self, p: Proc) -> u16 {
         self.ports[&p]
+    }
+
+    /// The process's Prometheus endpoint, `http://127.0.0.1:<port>/metrics`.
+    pub fn metrics_url(&self, p: Proc) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.metrics_ports[&p])
+    }
+
+    /// One scrape of the process's `/metrics` (status and text).
+    pub async fn scrape(&self, p: Proc) -> (u16, String) {
+        match self.http.get(self.metrics_url(p)).send().await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
     }
 
     pub fn database_url(&self, p: Proc) -> &str {
@@ -243,6 +265,10 @@ impl Mesh {
                 self.topic_suffix.trim_start_matches('.').into(),
             ),
         ];
+        env.push((
+            "METRICS_ADDR".into(),
+            format!("127.0.0.1:{}", self.metrics_ports[&p]),
+        ));
         if p == Proc::Edge {
             env.push((
                 "EDGE_CONFIG".into(),

@@ -252,6 +252,18 @@ fn global_plugins(config: &Config) -> Vec<Node> {
                 ),
             ],
         ),
+        // Metrics on Kong's Status API (`status_listen`, scraped by k8s/monitoring's
+        // PodMonitor): requests by service, route and code, and the latency histograms.
+        plugin(
+            "prometheus",
+            [
+                ("status_code_metrics", Node::Bool(true)),
+                ("latency_metrics", Node::Bool(true)),
+                ("bandwidth_metrics", Node::Bool(false)),
+                ("upstream_health_metrics", Node::Bool(false)),
+                ("per_consumer", Node::Bool(false)),
+            ],
+        ),
     ];
     let rl = &config.rate_limit;
     if rl.is_enabled() {

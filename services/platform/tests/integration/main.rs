@@ -4,6 +4,7 @@
 mod grpc_auth;
 mod grpc_reflection;
 mod kafka_consumer;
+mod metrics;
 mod outbox_relay;
 
 use platform::testing::Infra;

@@ -58,6 +58,8 @@ pub(crate) struct Evidence {
     pub merchant: MerchantCue,
     pub category: CategoryCue,
     pub dated: bool,
+    /// Several different dates are written: the first was taken.
+    pub several_dates: bool,
     /// A bank or wallet message (a missing merchant or date is likelier a miss there).
     pub bank: bool,
     /// A cash withdrawal: no merchant and OTHER are what it should give.
@@ -96,6 +98,10 @@ pub(crate) fn confidence(e: &Evidence) -> f32 {
         CategoryCue::Default => 0.54,
     };
     let date = match (e.dated, e.bank) {
+        // A statement row's booking and value dates, an alert's send and purchase dates:
+        // the first written is not always the purchase's (on dev this took the ≥ 0.9 bin
+        // from 97.2 % to 97.9 % right).
+        (true, _) if e.several_dates => 0.90,
         (true, _) => 0.985,
         (false, false) => 0.95,
         (false, true) => 0.90,
@@ -117,6 +123,7 @@ mod tests {
             merchant: MerchantCue::Known,
             category: CategoryCue::Merchant,
             dated: true,
+            several_dates: false,
             bank: true,
             cash: false,
             transfer: false,
@@ -141,6 +148,10 @@ mod tests {
             },
             Evidence {
                 category: CategoryCue::Default,
+                ..strong()
+            },
+            Evidence {
+                several_dates: true,
                 ..strong()
             },
         ] {

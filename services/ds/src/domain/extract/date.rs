@@ -16,6 +16,9 @@ use super::Role;
 pub(crate) struct DateScan {
     pub date: Option<NaiveDate>,
     pub warnings: Vec<String>,
+    /// Another, different date is written too (a statement row's booking and value dates,
+    /// "AUTHORIZED ON 03/13" on a line dated 03/14): the first may not be the purchase's.
+    pub other_dates: bool,
 }
 
 /// Options that shape how numeric dates read.
@@ -622,6 +625,9 @@ pub(crate) fn scan(tokens: &[Token], roles: &mut [Role], rules: DateRules, marke
         if let Some((len, found)) = scanner.date_at(i) {
             let end = (i + len).min(tokens.len());
             roles[i..end].fill(Role::Date);
+            if let (Some(first), Found::Date(date)) = (out.date, &found) {
+                out.other_dates |= *date != first;
+            }
             if out.date.is_none() {
                 match found {
                     Found::Date(date) if date > rules.reference => {

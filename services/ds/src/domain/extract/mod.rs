@@ -309,6 +309,9 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
         warnings.push(NO_CATEGORY_WARNING.to_owned());
     }
     warnings.extend(dates.warnings);
+    if dates.other_dates {
+        warnings.push("several dates written; used the first".to_owned());
+    }
     if dates.date.is_none() {
         warnings.push(NO_DATE_WARNING.to_owned());
     }
@@ -348,6 +351,7 @@ pub fn extract(text: &str, ctx: &ExtractContext) -> Result<Extraction, Rejection
             category::Source::Default => confidence::CategoryCue::Default,
         },
         dated: dates.date.is_some(),
+        several_dates: dates.other_dates,
         bank: analysis.style.bank,
         cash,
         transfer,

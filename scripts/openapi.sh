@@ -4,6 +4,12 @@
 #   scripts/openapi.sh schemathesis [URL]   every operation against a running edge + mesh
 #                                           (default $EDGE_URL or http://127.0.0.1:8080):
 #                                           server errors, response schemas, status codes
+#                                           (all checks but two: positive_data_acceptance,
+#                                           since the services refuse much that the schema
+#                                           cannot say, e.g. `"amount": "0"`; and
+#                                           unsupported_method, since Kong answers 404, not
+#                                           405, for a method no route has, and so does the
+#                                           edge)
 # The Python tools live in a project-local venv (.venv, git-ignored), created on first use
 # with pip from PyPI; versions pinned below.
 set -euo pipefail
@@ -33,7 +39,7 @@ case "${1:-validate}" in
     echo "== openapi: schemathesis against $url"
     SCHEMATHESIS_BASE_URL="$url" SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/scripts/openapi" \
       "$VENV/bin/schemathesis" run "$SPEC" --url "$url" \
-      --checks all --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" --workers 1 \
+      --checks all --exclude-checks positive_data_acceptance,unsupported_method --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" --workers 1 \
       --report junit --report-dir "${SCHEMATHESIS_REPORT_DIR:-$ROOT/target/schemathesis}"
     ;;
   *)

@@ -5,7 +5,7 @@
 //! as in the services.
 //!
 //! `cargo bench -p edge --bench jwt` (`JWT_BENCH_BACKEND` labels the run, default
-//! `aws_lc_rs`, the workspace's backend); the label is part of each benchmark's id, so runs
+//! `rust_crypto`, the workspace's backend); the label is part of each benchmark's id, so runs
 //! with two backends sit side by side in target/criterion.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -17,8 +17,8 @@ const SIGNING_KEY: &[u8] = include_bytes!("../../../services/platform/tests/fixt
 const SIGNING_PUB: &[u8] = include_bytes!("../../../services/platform/tests/fixtures/signing.pub.pem");
 
 fn bench(c: &mut Criterion) {
-    // The label of this run's backend (the workspace enables exactly one).
-    let backend = std::env::var("JWT_BENCH_BACKEND").unwrap_or_else(|_| "aws_lc_rs".into());
+    // The label of this run's backend (the workspace enables exactly one: rust_crypto today).
+    let backend = std::env::var("JWT_BENCH_BACKEND").unwrap_or_else(|_| "rust_crypto".into());
     let key = EncodingKey::from_rsa_pem(SIGNING_KEY).expect("fixture key");
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(tokens::KID.into());

@@ -213,9 +213,7 @@ impl Generator {
         );
         let limit = config.body_limit(r.rpc.service_name(), r.rpc.method.name());
         for (status, what) in ERRORS {
-            if *status == 401 && r.rpc.public {
-                continue;
-            }
+            // 401 on public routes too: login's wrong password is UNAUTHENTICATED.
             responses.insert(status.to_string(), error_response(what));
             if *status == 409 && !matches!(r.body, BodyRule::None) {
                 responses.insert(
@@ -300,7 +298,14 @@ impl Generator {
             Kind::Uint64 | Kind::Fixed64 => json!({ "type": "integer", "minimum": 0 }),
             Kind::Float => json!({ "type": "number", "format": "float" }),
             Kind::Double => json!({ "type": "number", "format": "double" }),
-            Kind::Enum(e) => enum_schema(e),
+            Kind::Enum(e) => match side {
+                Side::Response => enum_schema(e),
+                // lua-protobuf (and the edge) also take the value's number.
+                Side::Request => json!({
+                    "anyOf": [enum_schema(e), { "type": "integer", "format": "int32" }],
+                    "description": "The value's name (or its number).",
+                }),
+            },
             Kind::Message(m) if m.full_name() == TIMESTAMP => match side {
                 Side::Response => json!({
                     "type": "string",

@@ -615,6 +615,7 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     pub fn new(producer: EventProducer, settings: &ConsumerSettings) -> Self {
+        crate::metrics::consumer_started(&settings.topic);
         Self {
             producer,
             topic: contracts::topics::dlq(&settings.topic),

@@ -411,6 +411,15 @@ fn topic(t: &str) -> [KeyValue; 1] {
     [KeyValue::new("messaging.destination.name", t.to_owned())]
 }
 
+/// A consumer of `topic` starts: its counters exist from now on at 0, so the first dead
+/// letter is an increase Prometheus sees (a counter born at 1 has no increase).
+pub fn consumer_started(topic_name: &str) {
+    let i = instruments();
+    i.consumed.add(0, &topic(topic_name));
+    i.process_failures.add(0, &topic(topic_name));
+    i.dead_lettered.add(0, &topic(topic_name));
+}
+
 /// `n` messages of `topic` were taken by a consumer.
 pub fn consumed(topic_name: &str, n: usize) {
     instruments().consumed.add(n as u64, &topic(topic_name));

@@ -172,8 +172,16 @@ impl Mesh {
             mesh.spawn(*p);
         }
         mesh.wait_healthy(Duration::from_secs(90)).await;
-        // Every process serves its metrics once the mesh is up.
-        for p in Proc::SERVICES.iter().chain([&Proc::Edge]) {
+        // Every process serves its metrics once the mesh is up (unless switched off).
+        let metrics_off = mesh
+            .extra_env
+            .iter()
+            .any(|(k, v)| k == "METRICS_ADDR" && v == "off");
+        for p in Proc::SERVICES
+            .iter()
+            .chain([&Proc::Edge])
+            .filter(|_| !metrics_off)
+        {
             let (status, body) = mesh.scrape(*p).await;
             assert_eq!(status, 200, "{} /metrics: {body}", p.binary());
         }

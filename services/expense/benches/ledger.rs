@@ -3,17 +3,23 @@
 //!
 //! 1. consumer throughput: 100,000 `ExpenseExtracted` events for 1,000 users are produced
 //!    to a fresh topic, then the service consumes them into a fresh database, writing an
-//!    `ExpenseChanged` per expense to its outbox in each batch's transaction while its relay
-//!    publishes them; events/s is measured from the first stored row to the last (and to
-//!    the last event published). Baselines in the same run, on the database alone: the
-//!    handler's transaction with change events, against the previous transaction without
-//!    them (the raw batched insert), against `pgbench` running the same 1,000-row INSERT
-//!    into the same table (the database's ceiling for this insert);
+//!    `ExpenseChanged` per expense to its outbox in each batch's transaction (one
+//!    `outbox_batches` row per batch) while its relay publishes them; events/s is measured
+//!    from the first stored row to the last (and to the last event published), against the
+//!    same consumer writing one outbox row per event, in turn. Baselines in the same run, on
+//!    the database alone: the handler's transaction with change events (either outbox
+//!    form), against the previous transaction without them (the raw batched insert),
+//!    against `pgbench` running the same 1,000-row INSERT into the same table (the
+//!    database's ceiling for this insert);
 //! 2. read latency for one user with 100,000 expenses (among 100,000 of other users): List
 //!    (first page, a deep page by keyset token) and Summarize (each grouping) through gRPC,
 //!    p50/p99; and the deep page as keyset SQL vs naive `OFFSET` SQL.
 //!
-//! Sizes: `BENCH_EVENTS` (100000), `BENCH_EXPENSES` (100000).
+//! Sizes: `BENCH_EVENTS` (100000), `BENCH_EXPENSES` (100000). `BENCH_CONSUMER_ROUNDS` (2):
+//! rounds of the end-to-end A/B (the service, one outbox row per batch, against the same
+//! consumer writing one outbox row per change event). `BENCH_CONSUMER_ONLY=1`: that A/B
+//! alone; `BENCH_READS=0`: no read latencies. `BENCH_CPU_PIDS=postgres=<postmaster pid>,
+//! kafka=<broker pid>`: their CPU per event beside the service's.
 
 use std::{
     sync::Arc,
@@ -79,12 +85,24 @@ async fn run() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let events = env_usize("BENCH_EVENTS", 100_000);
-    let consumer = consumer_throughput(&infra, events).await;
-    // `BENCH_CONSUMER_ONLY=1`: just the figure above (for profiling the consumer).
+    // The service as it is, and the same consumer writing one outbox row per change event
+    // (the design before `outbox_batches`), alternately: the best of each.
+    let rounds = env_usize("BENCH_CONSUMER_ROUNDS", 2).max(1);
+    let (mut consumer, mut per_event) = (0f64, 0f64);
+    for _ in 0..rounds {
+        consumer = consumer.max(consumer_throughput(&infra, events, Design::Service).await);
+        per_event = per_event.max(consumer_throughput(&infra, events, Design::OutboxRowPerEvent).await);
+    }
+    println!(
+        "\nconsumer, outbox row per batch / per event (best of {rounds} each): **{:.2}**",
+        consumer / per_event
+    );
+    // `BENCH_CONSUMER_ONLY=1`: just the figures above (for profiling the consumer).
     if env_usize("BENCH_CONSUMER_ONLY", 0) == 1 {
         return;
     }
-    let (previous, with_changes) = batch_transactions(&infra, events).await;
+    let tx = batch_transactions(&infra, events).await;
+    let (previous, with_changes) = (tx.previous, tx.with_changes);
     let ceiling = pgbench_ceiling(&infra).await;
     println!(
         "\n## consumer summary\n\n| | events/s | / previous transaction | / pgbench ceiling |\n|---|---|---|---|"
@@ -92,7 +110,9 @@ async fn run() {
     let ratio = |x: f64, base: Option<f64>| base.map_or("–".to_owned(), |b| format!("{:.2}", x / b));
     for (what, rate) in [
         ("consumer, Kafka → Postgres + outbox (relay running)", consumer),
+        ("the same consumer, one outbox row per change event", per_event),
         ("batch transaction with change events", with_changes),
+        ("batch transaction, one outbox row per change event", tx.per_event),
         ("previous batch transaction (raw batched insert)", previous),
     ] {
         println!(
@@ -107,7 +127,10 @@ async fn run() {
             c / previous
         );
     }
-    read_latency(&infra, env_usize("BENCH_EXPENSES", 100_000)).await;
+    // `BENCH_READS=0`: the consumer's figures and baselines only.
+    if env_usize("BENCH_READS", 1) == 1 {
+        read_latency(&infra, env_usize("BENCH_EXPENSES", 100_000)).await;
+    }
 }
 
 struct Spawned {
@@ -145,11 +168,100 @@ async fn count(conn: &mut AsyncPgConnection) -> i64 {
 
 // === 1. consumer throughput ===
 
+/// Waits until the broker knows a leader for each of `topic`'s `partitions` (a producer
+/// started right after the topic's creation may otherwise be told it does not exist).
+async fn wait_for_leaders(brokers: &str, topic: &str, partitions: usize) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("kafka client");
+    let topic = topic.to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    tokio::task::spawn_blocking(move || loop {
+        let ready = client
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .map(|m| {
+                m.topics().iter().any(|t| {
+                    t.error().is_none()
+                        && t.partitions().len() == partitions
+                        && t.partitions()
+                            .iter()
+                            .all(|p| p.leader() >= 0 && p.error().is_none())
+                })
+            })
+            .unwrap_or(false);
+        if ready || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    })
+    .await
+    .expect("metadata");
+}
+
+/// What consumes the events in [`consumer_throughput`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Design {
+    /// The service (`Application`): change events as one `outbox_batches` row per batch.
+    Service,
+    /// The same batch consumer and relay, writing one `outbox` row per change event.
+    OutboxRowPerEvent,
+}
+
+/// The batch consumer and relay as `Application` assembles them (batches of 1,000, relay
+/// transactions of 2,000), with the handler writing the change events as `rows` says.
+async fn spawn_consumer(infra: &Infra, suffix: &str, rows: expense_service::events::OutboxRows) -> Spawned {
+    use platform::{
+        batch_consumer::{consume_batches, BatchSettings},
+        kafka::ConsumerSettings,
+    };
+    let db = migrated_database(infra).await;
+    let pool = platform::db::pool(&db, 16).expect("pool");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (brokers, sfx) = (infra.brokers.clone(), suffix.to_owned());
+    let tx_id = format!("expense-service-outbox{suffix}");
+    let producer = move || {
+        Ok(EventProducer::transactional(
+            &brokers,
+            "/expense-tracker/expense-service",
+            &tx_id,
+            Duration::from_secs(30),
+        )?
+        .with_topic_suffix(&sfx))
+    };
+    tokio::spawn(platform::outbox::run_relay(
+        pool.clone(),
+        producer,
+        |r| r.with_batch_size(2000),
+        stop.clone(),
+    ));
+    let settings = BatchSettings {
+        consumer: ConsumerSettings::new(
+            &infra.brokers,
+            &format!("expense-service{suffix}"),
+            &format!("{}{suffix}", contracts::topics::EXPENSE_EXTRACTED),
+        ),
+        max_messages: 1000,
+        max_wait: Duration::from_millis(20),
+    };
+    let handler = move |batch| {
+        let pool = pool.clone();
+        async move { expense_service::events::on_expenses_extracted_with(&pool, batch, rows).await }
+    };
+    tokio::spawn(consume_batches(settings, handler, stop.clone()));
+    Spawned { db, port: 0, stop }
+}
+
 /// Returns events/s from the first stored row to the last.
-async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
+async fn consumer_throughput(infra: &Infra, n: usize, design: Design) -> f64 {
     let suffix = format!("-{}", unique("bench"));
     let topic = format!("{}{suffix}", contracts::topics::EXPENSE_EXTRACTED);
-    ensure_topics(&infra.brokers, &[&topic], 3).await.expect("topics");
+    let changed = format!("{}{suffix}", contracts::topics::EXPENSE_CHANGED);
+    ensure_topics(&infra.brokers, &[&topic, &changed], 3)
+        .await
+        .expect("topics");
+    wait_for_leaders(&infra.brokers, &topic, 3).await;
     let producer = EventProducer::new(&infra.brokers, "/bench", Duration::from_secs(30))
         .expect("producer")
         .with_topic_suffix(&suffix);
@@ -165,20 +277,34 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
         .await;
     let produced_in = started.elapsed();
     println!(
-        "\n## consumer: ExpenseExtracted → Postgres ({n} events, 1,000 users, 3 partitions)\n\
+        "\n## consumer ({}): ExpenseExtracted → Postgres ({n} events, 1,000 users, 3 partitions)\n\
          produced in {:.1} s ({:.0} events/s, not part of the figure)",
+        match design {
+            Design::Service => "the service, one outbox row per batch",
+            Design::OutboxRowPerEvent => "one outbox row per change event",
+        },
         produced_in.as_secs_f64(),
         n as f64 / produced_in.as_secs_f64()
     );
 
-    let app = spawn(infra, &suffix).await;
+    let app = match design {
+        Design::Service => spawn(infra, &suffix).await,
+        Design::OutboxRowPerEvent => {
+            spawn_consumer(infra, &suffix, expense_service::events::OutboxRows::PerEvent).await
+        }
+    };
     let mut conn = connect(&app.db).await;
     // From the first stored row to the last: group join and start-up are not consumption.
     let deadline = Instant::now() + Duration::from_secs(600);
-    let (t0, c0, cpu0) = loop {
+    let watched = watched_processes();
+    let (t0, c0, cpu0, others0) = loop {
         let c = count(&mut conn).await;
         if c > 0 {
-            break (Instant::now(), c, process_cpu());
+            let others: Vec<(String, u32, Duration)> = watched
+                .iter()
+                .map(|(name, pid)| (name.clone(), *pid, tree_cpu(*pid)))
+                .collect();
+            break (Instant::now(), c, process_cpu(), others);
         }
         assert!(Instant::now() < deadline, "nothing consumed");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -196,6 +322,15 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
     }
     let took = t0.elapsed();
     let cpu = process_cpu() - cpu0;
+    let others: Vec<String> = others0
+        .iter()
+        .map(|(name, pid, at)| {
+            format!(
+                "{name} {:.0} µs",
+                (tree_cpu(*pid) - *at).as_secs_f64() * 1e6 / (n as i64 - c0) as f64
+            )
+        })
+        .collect();
     let rate = (n as i64 - c0) as f64 / took.as_secs_f64();
     println!(
         "consumed {} events in {:.2} s: **{:.0} events/s** (batches of up to 1,000 per partition, one \
@@ -206,6 +341,13 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
         rate,
         cpu.as_secs_f64() * 1e6 / (n as i64 - c0) as f64
     );
+    if !others.is_empty() {
+        println!(
+            "CPU per event over the same time in the other processes (`BENCH_CPU_PIDS`; with \
+             whatever else they served meanwhile): {}",
+            others.join(", ")
+        );
+    }
     loop {
         let pending = platform::outbox::pending(&mut conn).await.expect("outbox");
         if pending == 0 {
@@ -229,18 +371,42 @@ async fn consumer_throughput(infra: &Infra, n: usize) -> f64 {
     rate
 }
 
-/// CPU time (user + system) this process has used so far: the service runs in it.
-fn process_cpu() -> Duration {
-    // /proc/self/stat fields 14 and 15, in clock ticks (100 per second on Linux).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// The processes named in `BENCH_CPU_PIDS` (`name=pid,…`, e.g. the postmaster and the
+/// Kafka broker), whose CPU per event the consumer figure reports beside the service's.
+fn watched_processes() -> Vec<(String, u32)> {
+    std::env::var("BENCH_CPU_PIDS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| {
+            let (name, pid) = kv.split_once('=')?;
+            Some((name.trim().to_owned(), pid.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// CPU time of process `pid` and its children: its own, its reaped children's (fields 16
+/// and 17) and its live children's (PostgreSQL's server processes are the postmaster's).
+fn tree_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after_name
+    let reaped: u64 = after_name
         .split_whitespace()
-        .skip(11)
+        .skip(13)
         .take(2)
         .filter_map(|f| f.parse::<u64>().ok())
         .sum();
-    Duration::from_millis(ticks * 10)
+    let children: Duration = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .map(pid_cpu)
+        .sum();
+    cpu_of(&stat) + Duration::from_millis(reaped * 10) + children
+}
+
+/// CPU time (user + system) this process has used so far: the service runs in it.
+fn process_cpu() -> Duration {
+    cpu_of(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
 }
 
 /// How long to wait before counting again: 70% of the time the rest should take at the
@@ -284,33 +450,38 @@ async fn migrated_database(infra: &Infra) -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Path {
-    /// `events::on_expenses_extracted`: the expenses and their change events.
+    /// `events::on_expenses_extracted`: the expenses and their change events, one outbox
+    /// row for the batch.
     WithChanges,
+    /// The same handler writing one outbox row per change event (the design before).
+    OutboxRowPerEvent,
     /// The handler's transaction before change events existed: the raw batched insert.
     Previous,
 }
 
-/// The batched consumer's database work alone (no Kafka), one batch of 1,000 after the
-/// other on one connection as the consumer does: with change events, and the previous
-/// transaction without them, alternately on fresh databases. Returns the best events/s of
-/// each: (previous, with change events).
-async fn batch_transactions(infra: &Infra, n: usize) -> (f64, f64) {
+/// Best events/s of each transaction in [`batch_transactions`].
+struct Transactions {
+    previous: f64,
+    with_changes: f64,
+    per_event: f64,
+}
+
+/// The batched consumer's database work alone (no Kafka, no relay), one batch of 1,000
+/// after the other on one connection as the consumer does: with change events (one outbox
+/// row per batch, and one per event), and the previous transaction without them, in turn
+/// on fresh databases, twice. Returns the best events/s of each; prints the CPU the
+/// connection's server process used per event too (a local server only).
+async fn batch_transactions(infra: &Infra, n: usize) -> Transactions {
     println!(
         "\n## the batch transaction alone ({n} events in batches of 1,000, fresh database each)\n\n\
-         | transaction | events/s |\n|---|---|"
+         | transaction | events/s | database CPU µs/event |\n|---|---|---|"
     );
-    let mut best = [0f64; 2];
-    for (round, path) in [
-        Path::Previous,
-        Path::WithChanges,
-        Path::Previous,
-        Path::WithChanges,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let mut best = [0f64; 3];
+    let order = [Path::Previous, Path::WithChanges, Path::OutboxRowPerEvent];
+    for (round, path) in order.iter().chain(order.iter()).copied().enumerate() {
         let db = migrated_database(infra).await;
-        let pool = platform::db::pool(&db, 2).expect("pool");
+        let pool = platform::db::pool(&db, 1).expect("pool");
+        let backend = backend_pid(&pool).await;
         let topic = "bench".to_owned();
         let batches: Vec<Arc<[Envelope<ExpenseExtracted>]>> = extracted_events(n)
             .chunks(1000)
@@ -330,34 +501,43 @@ async fn batch_transactions(infra: &Infra, n: usize) -> (f64, f64) {
                     .collect()
             })
             .collect();
+        let cpu0 = backend.map(pid_cpu);
         let started = Instant::now();
         for batch in batches {
             // As in the consumer, whose batch span is current (change events carry its trace).
             let span = tracing::info_span!("bench.batch");
-            match path {
-                Path::WithChanges => {
-                    let rejected = expense_service::events::on_expenses_extracted(&pool, batch)
-                        .instrument(span)
-                        .await
-                        .expect("batch");
-                    assert!(rejected.is_empty());
+            let rows = match path {
+                Path::WithChanges => expense_service::events::OutboxRows::PerBatch,
+                Path::OutboxRowPerEvent => expense_service::events::OutboxRows::PerEvent,
+                Path::Previous => {
+                    previous_transaction(&pool, batch).instrument(span).await;
+                    continue;
                 }
-                Path::Previous => previous_transaction(&pool, batch).instrument(span).await,
-            }
+            };
+            let rejected = expense_service::events::on_expenses_extracted_with(&pool, batch, rows)
+                .instrument(span)
+                .await
+                .expect("batch");
+            assert!(rejected.is_empty());
         }
         let took = started.elapsed();
+        let cpu = match (backend, cpu0) {
+            (Some(pid), Some(c0)) => format!("{:.1}", (pid_cpu(pid) - c0).as_secs_f64() * 1e6 / n as f64),
+            _ => "–".to_owned(),
+        };
         let mut conn = connect(&db).await;
         assert_eq!(count(&mut conn).await as usize, n, "every expense stored");
         let outbox = platform::outbox::pending(&mut conn).await.expect("outbox") as usize;
-        assert_eq!(outbox, if path == Path::WithChanges { n } else { 0 });
+        assert_eq!(outbox, if path == Path::Previous { 0 } else { n });
         let rate = n as f64 / took.as_secs_f64();
-        let slot = (path == Path::WithChanges) as usize;
+        let slot = order.iter().position(|p| *p == path).unwrap_or(0);
         best[slot] = best[slot].max(rate);
         println!(
-            "| round {}: {} | {rate:.0} |",
-            round / 2 + 1,
+            "| round {}: {} | {rate:.0} | {cpu} |",
+            round / 3 + 1,
             match path {
-                Path::WithChanges => "expenses + ExpenseChanged in the outbox (current handler)",
+                Path::WithChanges => "expenses + ExpenseChanged, one outbox row per batch (current handler)",
+                Path::OutboxRowPerEvent => "expenses + ExpenseChanged, one outbox row per event",
                 Path::Previous => "expenses only (previous transaction: the raw batched insert)",
             }
         );
@@ -365,10 +545,52 @@ async fn batch_transactions(infra: &Infra, n: usize) -> (f64, f64) {
         drop_database(infra, &db).await;
     }
     println!(
-        "\nwith change events / without (best of two each): **{:.2}**",
-        best[1] / best[0]
+        "\nwith change events / without (best of two each): **{:.2}** (one outbox row per event: {:.2})",
+        best[1] / best[0],
+        best[2] / best[0]
     );
-    (best[0], best[1])
+    Transactions {
+        previous: best[0],
+        with_changes: best[1],
+        per_event: best[2],
+    }
+}
+
+/// The server process of the pool's (only) connection.
+async fn backend_pid(pool: &platform::db::PgPool) -> Option<u32> {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = sql_types::Integer)]
+        pid: i32,
+    }
+    let mut conn = pool.get().await.ok()?;
+    let p: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut *conn)
+        .await
+        .ok()?;
+    let pid = u32::try_from(p.pid).ok()?;
+    // Only a server on this machine has its process here.
+    std::path::Path::new(&format!("/proc/{pid}/stat"))
+        .exists()
+        .then_some(pid)
+}
+
+/// CPU time (user + system) process `pid` has used so far.
+fn pid_cpu(pid: u32) -> Duration {
+    cpu_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+}
+
+/// CPU time from a `/proc/<pid>/stat` line: fields 14 and 15, in clock ticks (100 per
+/// second on Linux).
+fn cpu_of(stat: &str) -> Duration {
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 /// The transaction `on_expenses_extracted` ran before it wrote change events (commit

@@ -29,8 +29,18 @@ use crate::{
 /// Consumer name recorded with processed event ids.
 pub const CONSUMER: &str = "expense-service";
 
+/// How a batch's change events are written to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxRows {
+    /// One `outbox_batches` row for the batch (`platform::outbox::enqueue_batch`).
+    PerBatch,
+    /// One `outbox` row per event (`platform::outbox::enqueue_many`): the design before
+    /// `PerBatch`, kept for the ledger bench's same-run comparison.
+    PerEvent,
+}
+
 /// Stores a batch of extracted expenses in one transaction, with the `ExpenseChanged` of
-/// each change in the outbox (one multi-row insert). Events already processed (same
+/// each change in the outbox (one row for the batch). Events already processed (same
 /// `ce_id`) and expenses of deleted users change nothing; an expense already stored (same
 /// id) changes only as [`re_extracted`] allows, so a replay never undoes the owner's edits.
 /// An event whose content is invalid (amount, currency, date, ids) is refused and
@@ -38,6 +48,15 @@ pub const CONSUMER: &str = "expense-service";
 pub async fn on_expenses_extracted(
     pool: &PgPool,
     batch: Arc<[Envelope<ExpenseExtracted>]>,
+) -> Result<Vec<Rejected>, HandlerError> {
+    on_expenses_extracted_with(pool, batch, OutboxRows::PerBatch).await
+}
+
+/// [`on_expenses_extracted`], writing the change events as `outbox_rows` says.
+pub async fn on_expenses_extracted_with(
+    pool: &PgPool,
+    batch: Arc<[Envelope<ExpenseExtracted>]>,
+    outbox_rows: OutboxRows,
 ) -> Result<Vec<Rejected>, HandlerError> {
     let now = crate::domain::now();
     let mut rejected = vec![];
@@ -80,7 +99,7 @@ pub async fn on_expenses_extracted(
                 .filter(|(id, _)| fresh.contains(id))
                 .map(|(_, e)| e)
                 .collect();
-            store_extractions(conn, new, now).await
+            store_extractions(conn, new, now, outbox_rows).await
         })
         .await?;
     tracing::info!(
@@ -112,6 +131,7 @@ async fn store_extractions(
     conn: &mut AsyncPgConnection,
     new: Vec<Extraction>,
     now: DateTime<Utc>,
+    outbox_rows: OutboxRows,
 ) -> Result<Stored, HandlerError> {
     if new.is_empty() {
         return Ok(Stored::default());
@@ -162,7 +182,10 @@ async fn store_extractions(
             stored.updated += 1;
         }
     }
-    platform::outbox::enqueue_many(conn, changes).await?;
+    match outbox_rows {
+        OutboxRows::PerBatch => platform::outbox::enqueue_batch(conn, changes).await?,
+        OutboxRows::PerEvent => platform::outbox::enqueue_many(conn, changes).await?,
+    };
     Ok(stored)
 }
 

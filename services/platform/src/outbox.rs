@@ -1,6 +1,8 @@
 //! Transactional outbox: a service writes its change and the event in one database
 //! transaction ([`enqueue`]); the [`Relay`] publishes the rows and deletes them in the
-//! database transaction that took them, committed after the Kafka one.
+//! database transaction that took them, committed after the Kafka one. A transaction that
+//! writes many events at once (a batch consumer) writes them as one row of `outbox_batches`
+//! ([`enqueue_batch`]); the relay publishes both tables' rows merged in id order.
 //!
 //! The relay takes rows with `FOR UPDATE SKIP LOCKED`, so several replicas share the work
 //! without publishing a row twice at once, and publishes each batch inside a Kafka
@@ -133,15 +135,72 @@ pub async fn enqueue_many(conn: &mut AsyncPgConnection, events: Vec<RawEvent>) -
     .await
 }
 
-/// Number of events not yet published (for health and tests). The relay deletes what it
-/// publishes; the filter skips rows a relay of the previous release (which marked rows
-/// instead) may still publish while a rollout replaces it.
+/// Writes many events to the outbox as one row of `outbox_batches` per run of events that
+/// share topic, type and trace context (a batch consumer's events all do: one row), in one
+/// statement per row. The relay publishes them as [`enqueue_many`]'s, one Kafka message per
+/// event with its own `ce_id`, key, time and payload, in the order given. What it saves is
+/// the database's work per event: one heap tuple and one index entry for the whole batch,
+/// written here and deleted by the relay, instead of one of each per event. Returns how
+/// many events it wrote.
+pub async fn enqueue_batch(conn: &mut AsyncPgConnection, events: Vec<RawEvent>) -> QueryResult<usize> {
+    use diesel::sql_types::{Array, Bytea, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let total = events.len();
+    let mut events = events.into_iter().peekable();
+    while let Some(first) = events.next() {
+        let mut ids = vec![first.id];
+        let mut keys = vec![first.key];
+        let mut times = vec![first.time];
+        let mut payloads = vec![first.payload];
+        while let Some(e) = events.next_if(|e| {
+            e.topic == first.topic
+                && e.ce_type == first.ce_type
+                && e.traceparent == first.traceparent
+                && e.tracestate == first.tracestate
+        }) {
+            ids.push(e.id);
+            keys.push(e.key);
+            times.push(e.time);
+            payloads.push(e.payload);
+        }
+        let n = i32::try_from(ids.len()).unwrap_or(i32::MAX);
+        diesel::sql_query(
+            "INSERT INTO outbox_batches (id, topic, ce_type, traceparent, tracestate, events, \
+                                         event_ids, keys, times, payloads) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<Text, _>(first.topic)
+        .bind::<Text, _>(first.ce_type)
+        .bind::<Nullable<Text>, _>(first.traceparent)
+        .bind::<Nullable<Text>, _>(first.tracestate)
+        .bind::<Integer, _>(n)
+        .bind::<Array<SqlUuid>, _>(ids)
+        .bind::<Array<Text>, _>(keys)
+        .bind::<Array<Timestamptz>, _>(times)
+        .bind::<Array<Bytea>, _>(payloads)
+        .execute(conn)
+        .await?;
+    }
+    Ok(total)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Number of events not yet published (for health and tests), in both tables. The relay
+/// deletes what it publishes; the filter skips rows a relay of the previous release (which
+/// marked rows instead) may still publish while a rollout replaces it.
 pub async fn pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
-    outbox::table
-        .filter(outbox::published_at.is_null())
-        .count()
-        .get_result(conn)
-        .await
+    let c: Count = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) \
+              + (SELECT coalesce(sum(events), 0) FROM outbox_batches)::int8 AS n",
+    )
+    .get_result(conn)
+    .await?;
+    Ok(c.n)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,38 +253,24 @@ impl Relay {
 
     /// Publishes one batch; returns how many events it published.
     ///
-    /// One statement takes the batch: it deletes the oldest unpublished rows that no other
-    /// relay holds (`FOR UPDATE SKIP LOCKED`) and returns them. The delete commits only
-    /// after the Kafka transaction has: if publishing fails the transaction rolls back and
-    /// the rows are there again; while it is open, the deleted rows stay locked, so no
-    /// other relay can take them. A published row is of no further use, and deleting it
-    /// writes a fraction of what marking it did (an UPDATE of `published_at` rewrote the
-    /// whole row and its index entries), keeping the table as small as its backlog.
+    /// [`take`] deletes the oldest unpublished events that no other relay holds (`FOR
+    /// UPDATE SKIP LOCKED`) and returns them. The delete commits only after the Kafka
+    /// transaction has: if publishing fails the transaction rolls back and the rows are
+    /// there again; while it is open, the deleted rows stay locked, so no other relay can
+    /// take them. A published row is of no further use, and deleting it writes a fraction of
+    /// what marking it did (an UPDATE of `published_at` rewrote the whole row and its index
+    /// entries), keeping the tables as small as their backlog.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
-        use diesel::sql_types::BigInt;
         let mut conn = self.pool.get().await?;
         let producer = self.producer.clone();
         let batch_size = self.batch_size;
         let send_delay = self.send_delay;
         conn.transaction::<usize, RelayError, _>(async move |conn| {
-            let mut rows: Vec<OutboxRow> = diesel::sql_query(
-                "WITH batch AS MATERIALIZED ( \
-                     SELECT id FROM outbox WHERE published_at IS NULL \
-                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-                 DELETE FROM outbox o USING batch WHERE o.id = batch.id \
-                 RETURNING o.id, o.topic, o.key, o.ce_type, o.payload, o.traceparent, \
-                           o.tracestate, o.created_at",
-            )
-            .bind::<BigInt, _>(batch_size)
-            .load(conn)
-            .await?;
-            if rows.is_empty() {
+            let events = take(conn, batch_size).await?;
+            if events.is_empty() {
                 return Ok(0);
             }
-            // RETURNING has no order; events of one key must go out in the order written.
-            rows.sort_unstable_by_key(|r| r.id);
-            let n = rows.len();
-            let events: Vec<RawEvent> = rows.into_iter().map(RawEvent::from).collect();
+            let n = events.len();
 
             producer.inner().begin_transaction()?;
             let sent = match send_delay {
@@ -295,6 +340,121 @@ impl Relay {
         tracing::info!("outbox relay stopped");
         RelayExit::Shutdown
     }
+}
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    packed: bool,
+}
+
+/// A row of `outbox_batches`: many events sharing topic, type and trace context.
+#[derive(QueryableByName)]
+struct BatchRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    topic: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    ce_type: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    traceparent: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    tracestate: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    event_ids: Vec<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    keys: Vec<String>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Timestamptz>)]
+    times: Vec<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Bytea>)]
+    payloads: Vec<Vec<u8>>,
+}
+
+impl BatchRow {
+    /// Its events, in the order they were written. The table's CHECK keeps the arrays the
+    /// same length; a row that is not (a hand edit) is published as far as it is whole.
+    fn events(self) -> Vec<RawEvent> {
+        let n = self.event_ids.len();
+        if self.keys.len() != n || self.times.len() != n || self.payloads.len() != n {
+            tracing::error!(row = %self.id, "outbox batch row with arrays of different lengths");
+        }
+        let (topic, ce_type, traceparent, tracestate) =
+            (self.topic, self.ce_type, self.traceparent, self.tracestate);
+        self.event_ids
+            .into_iter()
+            .zip(self.keys)
+            .zip(self.times)
+            .zip(self.payloads)
+            .map(|(((id, key), time), payload)| RawEvent {
+                id,
+                topic: topic.clone(),
+                key,
+                ce_type: ce_type.clone(),
+                payload,
+                time,
+                traceparent: traceparent.clone(),
+                tracestate: tracestate.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Deletes and returns the oldest unpublished events, about `budget` of them, from `outbox`
+/// (one event a row) and `outbox_batches` (many a row) merged in id order, so the events of
+/// one key go out in the order they were written whichever table holds them. A batch row is
+/// taken whole: the first row always, then rows while fewer than `budget` events are taken.
+/// Rows another relay holds are skipped.
+async fn take(conn: &mut AsyncPgConnection, budget: i64) -> QueryResult<Vec<RawEvent>> {
+    use diesel::sql_types::{Array, BigInt, Uuid as SqlUuid};
+    // Unlocked: which rows come first. The deletes below lock them, skipping held ones.
+    let chosen: Vec<Candidate> = diesel::sql_query(
+        "WITH candidates AS ( \
+             (SELECT id, 1 AS events, false AS packed FROM outbox WHERE published_at IS NULL \
+              ORDER BY id LIMIT $1) \
+             UNION ALL \
+             (SELECT id, events, true FROM outbox_batches ORDER BY id LIMIT $1)) \
+         SELECT id, packed FROM ( \
+             SELECT id, packed, sum(events) OVER (ORDER BY id) - events AS before FROM candidates) c \
+         WHERE before < $1",
+    )
+    .bind::<BigInt, _>(budget.max(1))
+    .load(conn)
+    .await?;
+    let (packed, single): (Vec<Candidate>, Vec<Candidate>) = chosen.into_iter().partition(|c| c.packed);
+    let mut rows: Vec<(Uuid, Vec<RawEvent>)> = Vec::with_capacity(single.len() + packed.len());
+    if !single.is_empty() {
+        let taken: Vec<OutboxRow> = diesel::sql_query(
+            "WITH batch AS MATERIALIZED ( \
+                 SELECT id FROM outbox WHERE id = ANY($1) AND published_at IS NULL \
+                 FOR UPDATE SKIP LOCKED) \
+             DELETE FROM outbox o USING batch WHERE o.id = batch.id \
+             RETURNING o.id, o.topic, o.key, o.ce_type, o.payload, o.traceparent, \
+                       o.tracestate, o.created_at",
+        )
+        .bind::<Array<SqlUuid>, _>(single.iter().map(|c| c.id).collect::<Vec<_>>())
+        .load(conn)
+        .await?;
+        rows.extend(taken.into_iter().map(|r| (r.id, vec![RawEvent::from(r)])));
+    }
+    if !packed.is_empty() {
+        let taken: Vec<BatchRow> = diesel::sql_query(
+            "WITH batch AS MATERIALIZED ( \
+                 SELECT id FROM outbox_batches WHERE id = ANY($1) FOR UPDATE SKIP LOCKED) \
+             DELETE FROM outbox_batches o USING batch WHERE o.id = batch.id \
+             RETURNING o.id, o.topic, o.ce_type, o.traceparent, o.tracestate, o.event_ids, \
+                       o.keys, o.times, o.payloads",
+        )
+        .bind::<Array<SqlUuid>, _>(packed.iter().map(|c| c.id).collect::<Vec<_>>())
+        .load(conn)
+        .await?;
+        rows.extend(taken.into_iter().map(|r| (r.id, r.events())));
+    }
+    // RETURNING has no order.
+    rows.sort_unstable_by_key(|(id, _)| *id);
+    Ok(rows.into_iter().flat_map(|(_, events)| events).collect())
 }
 
 /// Why [`Relay::run`] returned.

@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use platform::{
     kafka::RawEvent,
     outbox,
-    testing::{read_topic, unique},
+    testing::{read_topic, unique, ReadMessage},
 };
 use tokio::process::{Child, Command};
 
@@ -61,17 +61,31 @@ async fn an_outbox_event_is_published_exactly_once_even_when_the_relay_is_killed
         .await
         .unwrap();
 
-    // The events, written as a service would: inside its own transactions.
+    // The events, written as a service would: inside its own transactions, in runs of 40,
+    // every other run one by one (`outbox`) and the rest as one batch (`outbox_batches`).
     let mut conn = AsyncPgConnection::establish(&db).await.unwrap();
     let mut ids = vec![];
-    for i in 0..EVENTS {
-        let mut raw = RawEvent::new(&UserRegistered {
-            user_id: format!("user-{}", i % 17),
-            email: format!("u{i}@example.com"),
-            ..Default::default()
-        });
-        raw.topic = topic.clone();
-        ids.push(outbox::enqueue_raw(&mut conn, raw).await.unwrap());
+    let mut keys = vec![];
+    for run in 0..EVENTS / 40 {
+        let mut batch = vec![];
+        for i in run * 40..(run + 1) * 40 {
+            let mut raw = RawEvent::new(&UserRegistered {
+                user_id: format!("user-{}", i % 17),
+                email: format!("u{i}@example.com"),
+                ..Default::default()
+            });
+            raw.topic = topic.clone();
+            ids.push(raw.id);
+            keys.push(raw.key.clone());
+            batch.push(raw);
+        }
+        if run % 2 == 0 {
+            for raw in batch {
+                outbox::enqueue_raw(&mut conn, raw).await.unwrap();
+            }
+        } else {
+            assert_eq!(outbox::enqueue_batch(&mut conn, batch).await.unwrap(), 40);
+        }
     }
     assert_eq!(pending(&mut conn).await, EVENTS as i64);
 
@@ -110,10 +124,12 @@ async fn an_outbox_event_is_published_exactly_once_even_when_the_relay_is_killed
     assert!(drained, "the second relay did not drain the outbox");
     // A published row is deleted with the batch that published it (the dead relay's
     // half batch came back when its transaction died): none is left, marked or not.
-    let left: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox")
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let left: Count = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_batches) AS n",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(left.n, 0, "published rows left in the outbox");
 
     let messages = read_topic(
@@ -136,6 +152,23 @@ async fn an_outbox_event_is_published_exactly_once_even_when_the_relay_is_killed
     assert_eq!(messages.len(), EVENTS, "every event exactly once");
     for id in &ids {
         assert_eq!(seen.get(&id.to_string()), Some(&1), "event {id} missing");
+    }
+    // Each key's events in the order they were written, whichever table held them.
+    let mut on_topic: Vec<&ReadMessage> = messages.iter().collect();
+    on_topic.sort_by_key(|m| (m.partition, m.offset));
+    for key in keys.iter().collect::<std::collections::BTreeSet<_>>() {
+        let written: Vec<String> = ids
+            .iter()
+            .zip(&keys)
+            .filter(|(_, k)| *k == key)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let published: Vec<String> = on_topic
+            .iter()
+            .filter(|m| m.key.as_deref() == Some(key.as_bytes()))
+            .map(|m| m.headers["ce_id"].clone())
+            .collect();
+        assert_eq!(published, written, "{key}'s events out of order");
     }
     // CloudEvents binary-mode headers on every message.
     let m = &messages[0];

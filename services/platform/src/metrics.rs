@@ -520,16 +520,20 @@ struct Backlog {
 }
 
 /// Measures the outbox of `pool` every [`OUTBOX_SAMPLE_EVERY`] until `stop`: rows not yet
-/// published and the age of the oldest. While the database is down the last values stay.
+/// published (in `outbox` and `outbox_batches`) and the age of the oldest. While the database is down the last values stay.
 pub async fn sample_outbox(name: String, pool: PgPool, stop: CancellationToken) {
     use diesel_async::RunQueryDsl;
     loop {
         let measured = async {
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
             diesel::sql_query(
-                "SELECT count(*)::bigint AS pending, \
-                        COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest \
-                 FROM outbox WHERE published_at IS NULL",
+                // Both outboxes: rows of one event, and a batch consumer's rows of many
+                // (`outbox_batches`, whose first event is its oldest).
+                "SELECT ((SELECT count(*) FROM outbox WHERE published_at IS NULL) \
+                         + (SELECT COALESCE(sum(events), 0) FROM outbox_batches))::bigint AS pending, \
+                        COALESCE(EXTRACT(EPOCH FROM now() - LEAST( \
+                            (SELECT min(created_at) FROM outbox WHERE published_at IS NULL), \
+                            (SELECT min(times[1]) FROM outbox_batches))), 0)::float8 AS oldest",
             )
             .get_result::<Backlog>(&mut conn)
             .await

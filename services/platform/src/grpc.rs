@@ -23,7 +23,7 @@ use tracing::{field::Empty, Instrument};
 
 use crate::jwt::{Caller, JwtVerifier};
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Paths that never need a token: health checks and reflection.
 const ALWAYS_PUBLIC: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
@@ -179,6 +179,13 @@ impl<S> Layer<S> for TraceLayer {
     }
 }
 
+/// The `grpc-status` a response carries in its headers: every unary error is
+/// "trailers-only", so its status is there; `None` for a success (or a status sent later
+/// in trailers, which the handler that produced it logs).
+pub(crate) fn header_status(res: &Response<Body>) -> Option<&str> {
+    res.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+}
+
 #[derive(Clone, Debug)]
 pub struct TraceService<S> {
     inner: S,
@@ -217,12 +224,7 @@ where
                 let res = inner.call(req).await?;
                 // Unary errors are "trailers-only": the status is in the headers. A status sent
                 // later in trailers is logged by the handler that produced it.
-                let code = res
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("0")
-                    .to_owned();
+                let code = header_status(&res).unwrap_or("0").to_owned();
                 tracing::Span::current().record("grpc.status", code.as_str());
                 tracing::info!(
                     rpc = %path,

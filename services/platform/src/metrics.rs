@@ -42,9 +42,7 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
-    future::Future,
     net::SocketAddr,
-    pin::Pin,
     sync::{Arc, LazyLock, Mutex, OnceLock},
     task::{Context, Poll},
     time::{Duration, Instant},
@@ -668,7 +666,7 @@ pub struct RpcMetrics<S> {
     known: Arc<std::collections::HashSet<String>>,
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+use crate::grpc::BoxFuture;
 
 /// `(service, method)` of `/pkg.Service/Method` when the method is known.
 fn split_path<'a>(path: &'a str, known: &std::collections::HashSet<String>) -> Option<(&'a str, &'a str)> {
@@ -698,10 +696,7 @@ where
         Box::pin(async move {
             let res = inner.call(req).await?;
             // Unary errors are "trailers-only": the status is in the headers (as TraceLayer).
-            let code: i64 = res
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
+            let code: i64 = crate::grpc::header_status(&res)
                 .and_then(|v| v.parse().ok())
                 .filter(|c| (0..=16).contains(c))
                 .unwrap_or(0);

@@ -4,13 +4,12 @@
 use std::time::Duration;
 
 use contracts::user::{
-    user_service_client::UserServiceClient,
-    user_service_server::{UserService, UserServiceServer},
-    DeleteMeRequest, DeleteMeResponse, GetMeRequest, GetUserRequest, UpdateMeRequest, UserProfile,
+    user_service_client::UserServiceClient, user_service_server::UserService, DeleteMeRequest,
+    DeleteMeResponse, GetMeRequest, GetUserRequest, UpdateMeRequest, UserProfile,
 };
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use platform::{
-    grpc::{caller, GrpcServer},
+    grpc::caller,
     jwt::{Claims, JwtVerifier},
 };
 use tokio_util::sync::CancellationToken;
@@ -18,7 +17,7 @@ use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 const SIGNING_KEY: &[u8] = include_bytes!("../fixtures/signing.key.pem");
-const SIGNING_PUB: &[u8] = include_bytes!("../fixtures/signing.pub.pem");
+use crate::SIGNING_PUB;
 const OTHER_KEY: &[u8] = include_bytes!("../fixtures/other.key.pem");
 const ISS: &str = "expense-tracker";
 const AUD: &str = "expense-tracker-api";
@@ -72,17 +71,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 async fn spawn_server() -> (String, CancellationToken) {
-    let _ = crate::infra();
-    let verifier = JwtVerifier::new(ISS, AUD).with_pem("k1", SIGNING_PUB).unwrap();
-    let server = GrpcServer::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .require_auth(verifier, &[])
-        .add_service(UserServiceServer::new(EchoCaller));
-    let addr = format!("http://{}", server.local_addr());
-    let stop = CancellationToken::new();
-    platform::grpc::spawn(server, stop.clone());
-    (addr, stop)
+    crate::spawn_user_service(EchoCaller).await
 }
 
 async fn get_me(

@@ -3,10 +3,10 @@
 //! without a token, even on a server that requires one for everything else.
 
 use contracts::user::{
-    user_service_server::{UserService, UserServiceServer},
-    DeleteMeRequest, DeleteMeResponse, GetMeRequest, GetUserRequest, UpdateMeRequest, UserProfile,
+    user_service_server::UserService, DeleteMeRequest, DeleteMeResponse, GetMeRequest, GetUserRequest,
+    UpdateMeRequest, UserProfile,
 };
-use platform::{grpc::GrpcServer, jwt::JwtVerifier};
+
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -17,8 +17,6 @@ use tonic_reflection::pb::v1::{
     server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
     server_reflection_response::MessageResponse, ServerReflectionRequest,
 };
-
-const SIGNING_PUB: &[u8] = include_bytes!("../fixtures/signing.pub.pem");
 
 struct Unimplemented;
 
@@ -39,19 +37,7 @@ impl UserService for Unimplemented {
 }
 
 async fn spawn_server() -> (String, CancellationToken) {
-    let _ = crate::infra();
-    let verifier = JwtVerifier::new("expense-tracker", "expense-tracker-api")
-        .with_pem("k1", SIGNING_PUB)
-        .unwrap();
-    let server = GrpcServer::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .require_auth(verifier, &[])
-        .add_service(UserServiceServer::new(Unimplemented));
-    let addr = format!("http://{}", server.local_addr());
-    let stop = CancellationToken::new();
-    platform::grpc::spawn(server, stop.clone());
-    (addr, stop)
+    crate::spawn_user_service(Unimplemented).await
 }
 
 async fn channel(addr: &str) -> tonic::transport::Channel {

@@ -6,21 +6,16 @@ use std::net::SocketAddr;
 use contracts::{
     expense::{expense_service_client::ExpenseServiceClient, GetExpenseRequest},
     user::{
-        user_service_client::UserServiceClient,
-        user_service_server::{UserService, UserServiceServer},
-        DeleteMeRequest, DeleteMeResponse, GetMeRequest, GetUserRequest, UpdateMeRequest, UserProfile,
+        user_service_client::UserServiceClient, user_service_server::UserService, DeleteMeRequest,
+        DeleteMeResponse, GetMeRequest, GetUserRequest, UpdateMeRequest, UserProfile,
     },
 };
 use platform::{
-    grpc::GrpcServer,
-    jwt::JwtVerifier,
     metrics::MetricsServer,
     testing::{metric_sum, parse_metrics, promtool_check_metrics, scrape, Sample},
 };
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status};
-
-const SIGNING_PUB: &[u8] = include_bytes!("../fixtures/signing.pub.pem");
 
 struct Profiles;
 
@@ -42,18 +37,7 @@ impl UserService for Profiles {
 
 /// A user-service stack (JWT required) and its metrics endpoint, both on free ports.
 async fn spawn() -> (String, SocketAddr, CancellationToken) {
-    let _ = crate::infra();
-    let verifier = JwtVerifier::new("expense-tracker", "expense-tracker-api")
-        .with_pem("k1", SIGNING_PUB)
-        .unwrap();
-    let server = GrpcServer::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .require_auth(verifier, &[])
-        .add_service(UserServiceServer::new(Profiles));
-    let grpc = format!("http://{}", server.local_addr());
-    let stop = CancellationToken::new();
-    platform::grpc::spawn(server, stop.clone());
+    let (grpc, stop) = crate::spawn_user_service(Profiles).await;
     let metrics = MetricsServer::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = metrics.local_addr();
     tokio::spawn(metrics.serve(stop.clone()));

@@ -29,5 +29,5 @@ elif db=$(ls -d "$db_dir"/advisory-db-*/crates 2>/dev/null | head -n1) && [ -n "
 else
     echo "!! advisories NOT checked: the RustSec advisory database (a git clone from GitHub)" \
         "cannot be fetched from here and no earlier copy exists. Licenses, bans and sources" \
-        "were checked. Known and accepted: RUSTSEC-2023-0071 (rsa, see deny.toml)."
+        "were checked."
 fi

@@ -1,15 +1,20 @@
 //! RS256 access tokens: signing (auth-service's job) and verifying (every service's and
-//! the edge's, on every request) with jsonwebtoken, through whichever crypto backend the
-//! workspace enables (`jsonwebtoken` features in the root Cargo.toml). Keys: the 2048-bit
-//! test pair of platform's fixtures; verification goes through platform's `JwtVerifier`,
-//! as in the services.
+//! the edge's, on every request) with jsonwebtoken, through the crypto backend the
+//! workspace enables (`jsonwebtoken` features in the root Cargo.toml: `aws_lc_rs`). Keys:
+//! the 2048-bit test pair of platform's fixtures.
+//!
+//! - `sign`: `jsonwebtoken::encode`, the whole token;
+//! - `decode`: `jsonwebtoken::decode` with the services' validation, the RS256 check a token
+//!   costs the first time it is seen;
+//! - `verify_cached`: platform's `JwtVerifier::verify` on a token it has verified before,
+//!   what every later request with that token costs.
 //!
 //! `cargo bench -p edge --bench jwt` (`JWT_BENCH_BACKEND` labels the run, default
-//! `rust_crypto`, the workspace's backend); the label is part of each benchmark's id, so runs
-//! with two backends sit side by side in target/criterion.
+//! `aws_lc_rs`). The old backend against the new in one run is
+//! `benches/jwt_backends` (its own workspace, since enabling `rust_crypto` brings `rsa` back).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use platform::{jwt::JwtVerifier, testing::tokens};
 use std::hint::black_box;
 
@@ -17,8 +22,8 @@ const SIGNING_KEY: &[u8] = include_bytes!("../../../services/platform/tests/fixt
 const SIGNING_PUB: &[u8] = include_bytes!("../../../services/platform/tests/fixtures/signing.pub.pem");
 
 fn bench(c: &mut Criterion) {
-    // The label of this run's backend (the workspace enables exactly one: rust_crypto today).
-    let backend = std::env::var("JWT_BENCH_BACKEND").unwrap_or_else(|_| "rust_crypto".into());
+    // The label of this run's backend (the workspace enables exactly one).
+    let backend = std::env::var("JWT_BENCH_BACKEND").unwrap_or_else(|_| "aws_lc_rs".into());
     let key = EncodingKey::from_rsa_pem(SIGNING_KEY).expect("fixture key");
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(tokens::KID.into());
@@ -37,7 +42,18 @@ fn bench(c: &mut Criterion) {
     group.bench_function(format!("sign/{backend}"), |b| {
         b.iter(|| jsonwebtoken::encode(black_box(&header), black_box(&claims), &key).unwrap())
     });
-    group.bench_function(format!("verify/{backend}"), |b| {
+    let decoding = DecodingKey::from_rsa_pem(SIGNING_PUB).expect("fixture public key");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[tokens::ISSUER]);
+    validation.set_audience(&[tokens::AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    group.bench_function(format!("decode/{backend}"), |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &decoding, &validation).unwrap()
+        })
+    });
+    group.bench_function(format!("verify_cached/{backend}"), |b| {
         b.iter(|| verifier.verify(black_box(&token)).unwrap())
     });
     group.finish();

@@ -83,7 +83,7 @@ pub struct JwtVerifier {
 
 /// Tokens already verified, by their exact bytes (signature included, so only an identical
 /// token hits), until `exp` + leeway. A client sends the same access token for its whole
-/// life, and the RS256 check is most of an RPC's CPU (~0.3 ms with the pure-Rust `rsa`).
+/// life, and the RS256 check is a large share of an RPC's CPU (see docs/PERFORMANCE.md).
 #[derive(Default)]
 struct VerifiedCache {
     entries: Mutex<HashMap<String, Caller>>,

@@ -2,14 +2,12 @@
 //! verify (the signing key's own plus those of recently retired keys, so tokens signed
 //! before a rotation stay valid until they expire). Published as a JWKS (RFC 7517).
 
+use aws_lc_rs::{
+    rsa::{KeyPair, PublicKey as RsaPublicKey, PublicKeyComponents},
+    signature::KeyPair as _,
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use jsonwebtoken::EncodingKey;
-use rsa::{
-    pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey},
-    pkcs8::{DecodePrivateKey, DecodePublicKey},
-    traits::PublicKeyParts,
-    RsaPrivateKey, RsaPublicKey,
-};
 
 /// Smaller RSA keys are refused (NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -24,8 +22,8 @@ pub enum KeyError {
         "public key {index} is not an RSA public key in PEM (SPKI 'BEGIN PUBLIC KEY' or PKCS#1): {reason}"
     )]
     PublicPem { index: usize, reason: String },
-    #[error("the RSA key has {0} bits; at least {MIN_RSA_BITS} are required")]
-    TooSmall(usize),
+    #[error("the RSA key has fewer than {MIN_RSA_BITS} bits; at least {MIN_RSA_BITS} are required")]
+    TooSmall,
     #[error("key id {0:?} is used by more than one key")]
     DuplicateKid(String),
     #[error("key id must be 1 to 128 printable ASCII characters without spaces, got {0:?}")]
@@ -44,23 +42,28 @@ pub struct PublicKey {
 
 impl PublicKey {
     fn from_rsa(kid: &str, key: &RsaPublicKey) -> Self {
+        // Big-endian, without leading zeros (RFC 7518 §6.3.1).
+        let parts = PublicKeyComponents::<Vec<u8>>::from(key);
         Self {
             kid: kid.to_owned(),
-            n: URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-            e: URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+            n: URL_SAFE_NO_PAD.encode(parts.n),
+            e: URL_SAFE_NO_PAD.encode(parts.e),
         }
     }
 
     /// Parses one SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) PEM block.
     pub fn from_pem(kid: &str, pem: &str) -> Result<Self, String> {
-        let pem = pem.trim();
-        let key = RsaPublicKey::from_public_key_pem(pem)
-            .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
-            .map_err(|e| e.to_string())?;
-        if key.size() * 8 < MIN_RSA_BITS {
+        let block = pem::parse(pem.trim()).map_err(|e| e.to_string())?;
+        if !matches!(block.tag(), "PUBLIC KEY" | "RSA PUBLIC KEY") {
+            return Err(format!("a '{}' PEM block is not a public key", block.tag()));
+        }
+        // aws-lc reads either encoding and checks the key (RSA_check_key).
+        let key = RsaPublicKey::from_der(block.contents())
+            .map_err(|e| format!("not a valid RSA public key ({e})"))?;
+        let bits = key.modulus_len() * 8;
+        if bits < MIN_RSA_BITS {
             return Err(format!(
-                "the RSA key has {} bits; at least {MIN_RSA_BITS} are required",
-                key.size() * 8
+                "the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
             ));
         }
         Ok(Self::from_rsa(kid, &key))
@@ -88,15 +91,23 @@ impl SigningKey {
     pub fn from_pem(kid: &str, pem: &str) -> Result<Self, KeyError> {
         check_kid(kid)?;
         let pem = pem.trim();
-        let private = RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|e| KeyError::PrivatePem(e.to_string()))?;
-        if private.size() * 8 < MIN_RSA_BITS {
-            return Err(KeyError::TooSmall(private.size() * 8));
+        let block = pem::parse(pem).map_err(|e| KeyError::PrivatePem(e.to_string()))?;
+        // aws-lc checks the key, and refuses RSA keys under 2048 (or over 8192) bits.
+        let private = match block.tag() {
+            "PRIVATE KEY" => KeyPair::from_pkcs8(block.contents()),
+            "RSA PRIVATE KEY" => KeyPair::from_der(block.contents()),
+            other => return Err(KeyError::PrivatePem(format!("a '{other}' PEM block"))),
+        }
+        .map_err(|e| match e.description_() {
+            "TooSmall" => KeyError::TooSmall,
+            reason => KeyError::PrivatePem(format!("not a valid RSA private key ({reason})")),
+        })?;
+        if private.public_modulus_len() * 8 < MIN_RSA_BITS {
+            return Err(KeyError::TooSmall);
         }
         let encoding =
             EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError::PrivatePem(e.to_string()))?;
-        let public = PublicKey::from_rsa(kid, &private.to_public_key());
+        let public = PublicKey::from_rsa(kid, private.public_key());
         Ok(Self {
             kid: kid.to_owned(),
             encoding,
@@ -196,6 +207,39 @@ mod tests {
         assert_eq!(k.public, PublicKey::from_pem("k1", SIGNING_PUB).unwrap());
         assert_eq!(k.public.e, "AQAB");
         assert!(!format!("{k:?}").contains("BEGIN"));
+    }
+
+    #[test]
+    fn pkcs1_keys_read_as_their_pkcs8_and_spki_forms() {
+        let pkcs8 = SigningKey::from_pem("k1", SIGNING).unwrap();
+        let pkcs1 =
+            SigningKey::from_pem("k1", include_str!("../../tests/fixtures/signing.pkcs1.key.pem")).unwrap();
+        assert_eq!(pkcs1.public, pkcs8.public);
+        let spki =
+            PublicKey::from_pem("k1", include_str!("../../tests/fixtures/signing.pkcs1.pub.pem")).unwrap();
+        assert_eq!(spki, pkcs8.public);
+        // The modulus of a 2048-bit key is 256 bytes, no leading zero byte.
+        assert_eq!(URL_SAFE_NO_PAD.decode(&spki.n).unwrap().len(), 256);
+    }
+
+    #[test]
+    fn keys_under_2048_bits_are_refused() {
+        let small_key = include_str!("../../tests/fixtures/small.key.pem");
+        let small_pub = include_str!("../../tests/fixtures/small.pub.pem");
+        assert_eq!(
+            SigningKey::from_pem("k1", small_key).unwrap_err(),
+            KeyError::TooSmall
+        );
+        let reason = PublicKey::from_pem("k1", small_pub).unwrap_err();
+        assert!(reason.contains("1024 bits"), "{reason}");
+        // A private key where a public one belongs (and the reverse) says what it got.
+        assert!(PublicKey::from_pem("k1", SIGNING)
+            .unwrap_err()
+            .contains("PRIVATE KEY"));
+        assert!(matches!(
+            SigningKey::from_pem("k1", SIGNING_PUB),
+            Err(KeyError::PrivatePem(m)) if m.contains("PUBLIC KEY")
+        ));
     }
 
     #[test]

@@ -233,7 +233,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             "could" if next == "not" => s.could_not = true,
             "processed" => s.processed = true,
             // "Ramesh has requested money", "is requesting PHP 500" (not "as you requested").
-            "requested" | "requesting" if word(i.wrapping_sub(1)) != "you" => s.requested = true,
+            "requested" | "requesting" | "requests" if word(i.wrapping_sub(1)) != "you" => s.requested = true,
             "collect" | "payment" if next == "request" => s.requested = true,
             "due" if next != "to" => s.due = true,
             "will" if next == "be" => s.will_be = true,
@@ -371,7 +371,17 @@ fn card_bill_payment(tokens: &[Token]) -> bool {
             && matches!(p[1], "to" | "on" | "towards")
             && matches!(p[2], "your" | "card")
     }) && has("payment");
-    phrase && (has("paid") || has("payment") || has("thank") || has("thanks")) || repaid || to_the_card
+    // "Your payment of $500.00 was received … Available credit: $4,278.81": the card's
+    // issuer got the bill's payment.
+    let issuer_got_it = has("payment")
+        && has("received")
+        && words
+            .windows(2)
+            .any(|p| p == ["available", "credit"] || p == ["credit", "limit"] || p == ["available", "limit"]);
+    phrase && (has("paid") || has("payment") || has("thank") || has("thanks"))
+        || repaid
+        || to_the_card
+        || issuer_got_it
 }
 
 /// A statement or export line whose last word marks the amount as a credit: "25.00 CNY

@@ -98,6 +98,15 @@ impl<T> PhraseIndex<T> {
         bucket.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
     }
 
+    /// The entry of exactly the one word `word` (lower case), if any.
+    pub(crate) fn single(&self, word: &str) -> Option<&T> {
+        self.by_first
+            .get(word)?
+            .iter()
+            .find(|(k, _)| k.len() == 1)
+            .map(|(_, v)| v)
+    }
+
     /// The longest phrase starting at token `i`. With `plurals`, each word may also match
     /// its singular form ("coffees" matches "coffee").
     pub fn longest_at(&self, tokens: &[Token], i: usize, plurals: bool) -> Option<Hit<'_, T>> {

@@ -202,6 +202,7 @@ fn is_descriptor_noise(w: &str) -> bool {
         "checkcard" | "check" | "card" | "carte" | "cb" | "pos" | "recurring" | "payment" | "purchase"
             | "authorized" | "authorised" | "on" | "debit" | "visa" | "mastercard" | "ach" | "prlv"
             | "achat" | "compra" | "kartenzahlung" | "retrait" | "dab" | "atm" | "withdrawal"
+            | "sepa" | "sdd" | "dd" | "deb"
     )
 }
 
@@ -214,6 +215,33 @@ fn is_processor_prefix(w: &str) -> bool {
             | "rzp" | "pyu" | "payu" | "ccav" | "google" | "amzn" | "dnh" | "sqc" | "spy" | "sepay"
     )
 }
+
+/// A web address's top-level domain ("WWW.JOHNLEWIS.COM", "NETFLIX.COM"): not part of the
+/// name shown.
+fn is_tld(w: &str) -> bool {
+    matches!(
+        w,
+        "com"
+            | "de"
+            | "nl"
+            | "net"
+            | "org"
+            | "eu"
+            | "be"
+            | "co"
+            | "uk"
+            | "io"
+            | "fr"
+            | "in"
+            | "es"
+            | "it"
+            | "ru"
+    )
+}
+
+/// Country tails glued to a brand on card descriptors ("PAYPAL *SPOTIFYUSA", "NETFLIXUK"):
+/// the brand is the word without them.
+const GLUED_COUNTRY_TAILS: [&str; 4] = ["usa", "us", "uk", "com"];
 
 /// Noise in bank "Info:" lines and VPAs.
 #[rustfmt::skip]
@@ -265,12 +293,23 @@ impl<'t, 'a> Ctx<'t, 'a> {
         if !self.free(i) {
             return None;
         }
-        let hit = LEXICON.merchants.longest_at(self.tokens(), i, false)?;
-        let m: &'static Merchant = hit.value;
-        if (i..i + hit.len).any(|k| !self.free(k)) {
+        let t = &self.tokens()[i];
+        let (len, m): (usize, &'static Merchant) = match LEXICON.merchants.longest_at(self.tokens(), i, false)
+        {
+            Some(hit) => (hit.len, hit.value),
+            // "SPOTIFYUSA": a brand with a country tail glued on, in capitals.
+            None if t.is_word() && t.is_all_caps() => {
+                let w = t.lower.as_ref();
+                GLUED_COUNTRY_TAILS.iter().find_map(|tail| {
+                    let stem = w.strip_suffix(tail).filter(|s| s.chars().count() >= 4)?;
+                    LEXICON.merchants.single(stem).map(|m| (1, m))
+                })?
+            }
+            None => return None,
+        };
+        if (i..i + len).any(|k| !self.free(k)) {
             return None;
         }
-        let t = &self.tokens()[i];
         if m.instrument && !in_slot {
             return None;
         }
@@ -287,7 +326,7 @@ impl<'t, 'a> Ctx<'t, 'a> {
                 return None;
             }
         }
-        Some((hit.len, m))
+        Some((len, m))
     }
 
     /// A known merchant's display name: the canonical one, unless the text writes it in
@@ -370,6 +409,15 @@ impl<'t, 'a> Ctx<'t, 'a> {
         // Payment processors' prefixes on card descriptors: "SQ *JOE'S", "TST* CAVA",
         // "PAYPAL *SPOTIFY".
         if self.word(i).is_some_and(is_processor_prefix) && tokens.get(i + 1).is_some_and(|t| t.is_sym('*')) {
+            i += 2;
+        }
+        // "WWW.JOHNLEWIS.COM": a web address names the shop without its "www.".
+        if self.word(i) == Some("www")
+            && tokens
+                .get(i + 1)
+                .is_some_and(|t| t.is_sym('.') && !t.space_before)
+            && tokens.get(i + 2).is_some_and(|t| t.is_word() && !t.space_before)
+        {
             i += 2;
         }
         // "sent to 0501000222 KWAME BOATENG": the payee's phone number, then the name.
@@ -493,6 +541,14 @@ impl<'t, 'a> Ctx<'t, 'a> {
                         && tokens
                             .get(j + 1)
                             .is_some_and(|n| !n.space_before && n.kind != Kind::Sym);
+                    // "JOHNLEWIS.COM": the domain is no part of the name.
+                    let tld = t.lower == "."
+                        && glued_both
+                        && tokens.get(j + 1).is_some_and(|n| n.is_word() && is_tld(&n.lower))
+                        && tokens.get(j + 2).is_none_or(|n| n.space_before || !n.is_word());
+                    if tld {
+                        break;
+                    }
                     let inner = match t.lower.as_ref() {
                         "&" => tokens.get(j + 1).is_some_and(|n| n.is_word()),
                         "'" | "." | "-" | "+" | "!" => glued_both,
@@ -790,15 +846,7 @@ fn from_sepa_name(cx: &Ctx) -> Option<Found> {
     }
     let mut last = first;
     for (j, t) in tokens.iter().enumerate().take(end).skip(first) {
-        let tld = t.is_sym('.')
-            && glued(j)
-            && glued(j + 1)
-            && cx.word(j + 1).is_some_and(|w| {
-                matches!(
-                    w,
-                    "com" | "de" | "nl" | "net" | "org" | "eu" | "be" | "co" | "uk" | "io" | "fr"
-                )
-            });
+        let tld = t.is_sym('.') && glued(j) && glued(j + 1) && cx.word(j + 1).is_some_and(is_tld);
         if tld || !cx.free(j) {
             break;
         }
@@ -838,12 +886,23 @@ fn before_credited(cx: &Ctx) -> Option<Found> {
     if !debit_before || c == 0 {
         return None;
     }
-    let last = c - 1;
+    // "INDIAN OIL CORP credited": the legal form ends no name.
+    let mut last = c - 1;
+    while last > 0
+        && cx.word(last).is_some_and(is_legal_form)
+        && cx.free(last - 1)
+        && tokens[last - 1].is_word()
+    {
+        last -= 1;
+    }
+    // A name in capitals may hold common words ("INDIAN OIL", "HOME CENTRE").
+    let caps_name = tokens[last].is_all_caps();
     let mut first = last;
     loop {
         let t = &tokens[first];
         let name_like = t.is_capitalized() || t.is_all_caps();
-        if !t.is_word() || !name_like || !cx.free(first) || is_stop(&t.lower) || cx.common(first) {
+        let common = cx.common(first) && !(caps_name && t.is_all_caps() && !is_stop(&t.lower));
+        if !t.is_word() || !name_like || !cx.free(first) || is_stop(&t.lower) || common {
             if first == last {
                 return None;
             }

@@ -154,6 +154,11 @@ impl JwtVerifier {
         }
     }
 
+    /// The checks every token passes (RS256, issuer, audience, required claims, leeway).
+    pub fn validation(&self) -> &Validation {
+        &self.validation
+    }
+
     /// Adds an RSA public key (PEM, PKCS#1 or SPKI) under `kid`.
     pub fn with_pem(mut self, kid: &str, pem: &[u8]) -> Result<Self, KeyError> {
         let key = DecodingKey::from_rsa_pem(pem).map_err(|e| KeyError::Pem(e.to_string()))?;

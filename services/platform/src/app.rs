@@ -19,6 +19,7 @@ pub struct App {
 impl App {
     pub fn new(config: CommonConfig) -> Self {
         crate::metrics::set_service(&config.service_name);
+        crate::metrics::set_kafka_statistics_interval(config.kafka_statistics_interval);
         Self {
             config,
             shutdown: CancellationToken::new(),

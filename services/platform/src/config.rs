@@ -114,6 +114,9 @@ pub struct CommonConfig {
     /// `METRICS_ADDR`: where `GET /metrics` is served (default: the gRPC address with its
     /// port + 1000); `off` serves none and records nothing.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `KAFKA_STATISTICS_INTERVAL_MS`: how often each consumer reports its lag per partition
+    /// (`messaging_kafka_consumer_lag`; default 2000).
+    pub kafka_statistics_interval: Duration,
 }
 
 impl CommonConfig {
@@ -133,6 +136,10 @@ impl CommonConfig {
             )?,
             topic_suffix: env.or("KAFKA_TOPIC_SUFFIX", String::new(), "a topic name suffix")?,
             metrics_addr: metrics_addr(env, crate::metrics::default_addr(grpc_addr))?,
+            kafka_statistics_interval: env.millis(
+                "KAFKA_STATISTICS_INTERVAL_MS",
+                crate::metrics::KAFKA_STATISTICS_INTERVAL,
+            )?,
         })
     }
 }

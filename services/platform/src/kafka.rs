@@ -597,7 +597,7 @@ pub fn group_consumer(settings: &ConsumerSettings) -> Result<GroupConsumer, Kafk
         .set("heartbeat.interval.ms", "1000")
         .set(
             "statistics.interval.ms",
-            crate::metrics::KAFKA_STATISTICS_INTERVAL_MS,
+            crate::metrics::kafka_statistics_interval_ms(),
         )
         .create_with_context(crate::metrics::KafkaStats::new(&settings.group_id))?;
     consumer.subscribe(&[&settings.topic])?;

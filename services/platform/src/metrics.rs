@@ -557,8 +557,26 @@ pub async fn sample_outbox(name: String, pool: PgPool, stop: CancellationToken) 
 
 // === Kafka consumer lag ===
 
-/// How often librdkafka reports a consumer's statistics (its lag per partition).
-pub const KAFKA_STATISTICS_INTERVAL_MS: &str = "2000";
+/// How often librdkafka reports a consumer's statistics (its lag per partition), unless
+/// `KAFKA_STATISTICS_INTERVAL_MS` says otherwise ([`set_kafka_statistics_interval`]).
+pub const KAFKA_STATISTICS_INTERVAL: Duration = Duration::from_secs(2);
+
+static STATISTICS_INTERVAL_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(KAFKA_STATISTICS_INTERVAL.as_millis() as u64);
+
+/// Sets the statistics interval of the consumers created from now on (at least 1 ms).
+pub fn set_kafka_statistics_interval(every: Duration) {
+    let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+    STATISTICS_INTERVAL_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The consumers' `statistics.interval.ms`.
+pub fn kafka_statistics_interval_ms() -> String {
+    STATISTICS_INTERVAL_MS
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .min(86_400_000)
+        .to_string()
+}
 
 /// The context of platform's group consumers: reads each statistics report into the
 /// `messaging_kafka_consumer_lag` gauge; dropping the consumer drops its series.

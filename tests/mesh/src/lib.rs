@@ -14,7 +14,10 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -108,11 +111,31 @@ fn bin_dir() -> PathBuf {
     }
 }
 
+/// A loopback port for a child process to listen on.
+///
+/// Taken below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`): a port from
+/// `bind(127.0.0.1:0)` is released before the child binds it, and in that gap any outbound
+/// connection of a concurrent mesh (to Kafka, PostgreSQL, another service) can be given it as its
+/// local port, and the child then dies with "Address already in use" (seen in CI). Below the
+/// range only listeners compete, so each port is handed out once per test binary, starting
+/// at an offset chosen by pid, and checked free.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_low.saturating_sub(LOWEST).max(1_000);
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free loopback port below the ephemeral range");
+        let port = u16::try_from(LOWEST + (start + n) % span).expect("a port below 65536");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Mesh {
@@ -202,6 +225,17 @@ impl Mesh {
         match self.http.get(self.metrics_url(p)).send().await {
             Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
             Err(e) => (0, e.to_string()),
+        }
+    }
+
+    /// The sum of a series of the process's `/metrics` over the samples matching `labels`
+    /// (NaN when the scrape fails, so no comparison holds).
+    pub async fn metric(&self, p: Proc, name: &str, labels: &[(&str, &str)]) -> f64 {
+        match self.scrape(p).await {
+            (200, text) => {
+                platform::testing::metric_sum(&platform::testing::parse_metrics(&text), name, labels)
+            }
+            _ => f64::NAN,
         }
     }
 

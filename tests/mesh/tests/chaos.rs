@@ -16,7 +16,7 @@ use std::{
 use contracts::events::ExpenseExtracted;
 use futures::{stream, StreamExt};
 use mesh::{Mesh, Options, Proc, User};
-use platform::kafka::EventProducer;
+use platform::{kafka::EventProducer, testing::eventually};
 use serde_json::{json, Value};
 
 /// `scripts/infra.sh <command>` with this process's settings (ET_DATA_DIR, ports).
@@ -190,6 +190,29 @@ async fn kafka_down_signups_succeed_extractions_refuse_and_nothing_is_lost() {
     for i in 0..20 {
         users.push(mesh.signup(&format!("offline{i}")).await);
     }
+    // The operator sees it: auth's outbox backlog and the age of its oldest row grow (the
+    // backlog is measured every 5 s).
+    let (pending_rows, oldest_age) = ("outbox_pending_rows", "outbox_oldest_age_seconds");
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            mesh.metric(Proc::Auth, pending_rows, &[]).await >= 20.0
+        })
+        .await,
+        "auth's {pending_rows} did not reach the 20 signups made while Kafka is down: {}",
+        mesh.metric(Proc::Auth, pending_rows, &[]).await
+    );
+    let age = mesh.metric(Proc::Auth, oldest_age, &[]).await;
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            mesh.metric(Proc::Auth, oldest_age, &[]).await > age + 1.0
+        })
+        .await,
+        "auth's {oldest_age} did not grow from {age} while Kafka is down"
+    );
+    let published_before = mesh
+        .metric(Proc::Auth, "outbox_published_events_total", &[])
+        .await;
+
     // An extraction cannot be published: UNAVAILABLE, said plainly, nothing half-done.
     let mut refused = 0;
     for text in [
@@ -252,6 +275,22 @@ async fn kafka_down_signups_succeed_extractions_refuse_and_nothing_is_lost() {
         "SELECT count(*) FROM outbox WHERE published_at IS NULL",
     );
     assert_eq!(pending, "0", "auth's outbox drained");
+    // ... and so do its gauges, while its published counter counts the 20.
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            mesh.metric(Proc::Auth, pending_rows, &[]).await == 0.0
+                && mesh.metric(Proc::Auth, oldest_age, &[]).await == 0.0
+        })
+        .await,
+        "auth's outbox gauges did not come back to 0 once drained"
+    );
+    let published = mesh
+        .metric(Proc::Auth, "outbox_published_events_total", &[])
+        .await;
+    assert!(
+        published >= published_before + 20.0,
+        "outbox_published_events_total went from {published_before} to {published}"
+    );
 
     // The refused extractions never reach the ledger; a new one does.
     let (status, body) = mesh

@@ -1,7 +1,7 @@
 //! Every process's `/metrics`, scraped from the real binaries: the series exist with their
 //! bounded labels and move with what the mesh does (an extraction moves the edge's, ds's and
 //! the expense consumer's series; a poison event moves dead-lettered; the consumer's lag
-//! comes back to 0), and promtool accepts every scrape when it is installed.
+//! shows the backlog of a stopped expense-service and comes back to 0 once it has caught up), and promtool accepts every scrape when it is installed.
 
 use std::time::Duration;
 
@@ -19,10 +19,6 @@ async fn samples(mesh: &Mesh, p: Proc) -> Vec<Sample> {
     let (status, text) = mesh.scrape(p).await;
     assert_eq!(status, 200, "{} /metrics: {text}", p.binary());
     parse_metrics(&text)
-}
-
-async fn value(mesh: &Mesh, p: Proc, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metric_sum(&samples(mesh, p).await, name, labels)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,13 +121,8 @@ async fn an_extraction_moves_the_series_of_every_hop_and_a_poison_event_is_count
     let on_topic = [("messaging_destination_name", extracted.as_str())];
     assert!(
         eventually(WAIT, || async {
-            value(
-                &mesh,
-                Proc::Expense,
-                "messaging_consumed_messages_total",
-                &on_topic,
-            )
-            .await
+            mesh.metric(Proc::Expense, "messaging_consumed_messages_total", &on_topic)
+                .await
                 >= 1.0
         })
         .await,
@@ -179,13 +170,8 @@ async fn an_extraction_moves_the_series_of_every_hop_and_a_poison_event_is_count
         .unwrap();
     assert!(
         eventually(WAIT, || async {
-            value(
-                &mesh,
-                Proc::Expense,
-                "messaging_dead_lettered_messages_total",
-                &on_topic,
-            )
-            .await
+            mesh.metric(Proc::Expense, "messaging_dead_lettered_messages_total", &on_topic)
+                .await
                 >= 1.0
         })
         .await,
@@ -220,4 +206,99 @@ async fn an_extraction_moves_the_series_of_every_hop_and_a_poison_event_is_count
             );
         }
     }
+}
+
+/// The lag an operator watches: expense-service stopped while events keep coming, then
+/// started again — its `messaging_kafka_consumer_lag` on `expense.expense-extracted.v1`
+/// shows the backlog and comes back to 0 as it catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_lag_shows_the_backlog_of_a_stopped_service_and_returns_to_zero() {
+    use contracts::events::ExpenseExtracted;
+    use futures::{stream, StreamExt};
+
+    const EVENTS: usize = 20_000;
+    let mesh = Mesh::start_with(mesh::Options {
+        env: vec![("KAFKA_STATISTICS_INTERVAL_MS".into(), "100".into())],
+        ..Default::default()
+    })
+    .await;
+    let extracted = mesh.topic(topics::EXPENSE_EXTRACTED);
+    let lag = |s: &[Sample]| -> Option<f64> {
+        let series: Vec<f64> = s
+            .iter()
+            .filter(|x| {
+                x.name == "messaging_kafka_consumer_lag"
+                    && x.labels.get("messaging_destination_name") == Some(&extracted)
+            })
+            .map(|x| x.value)
+            .collect();
+        (!series.is_empty()).then(|| series.iter().sum())
+    };
+
+    mesh.stop(Proc::Expense, libc::SIGTERM);
+    let producer = EventProducer::new(&mesh.infra.brokers, "/tests/lag", Duration::from_secs(30))
+        .unwrap()
+        .with_topic_suffix(&mesh.topic_suffix);
+    let users: Vec<String> = (0..50).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let published = stream::iter(0..EVENTS)
+        .map(|i| {
+            let event = ExpenseExtracted {
+                expense_id: uuid::Uuid::now_v7().to_string(),
+                user_id: users[i % users.len()].clone(),
+                amount: format!("{}.50", 1 + i % 300),
+                currency: "EUR".into(),
+                merchant: format!("Shop {}", i % 17),
+                category: 1 + (i % 15) as i32,
+                occurred_on: "2026-11-20".into(),
+                raw_text: format!("lag {i}"),
+                source: 2,
+                confidence: 0.9,
+                extractor: "rules".into(),
+                extracted_at: None,
+            };
+            let producer = &producer;
+            async move { producer.publish(&event).await.is_ok() }
+        })
+        .buffer_unordered(256)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    assert_eq!(published, EVENTS, "every event acknowledged by the broker");
+
+    mesh.start_again(Proc::Expense);
+    let (mut highest, started) = (0.0_f64, std::time::Instant::now());
+    let caught_up = loop {
+        let (status, text) = mesh.scrape(Proc::Expense).await;
+        if let Some(now) = (status == 200).then(|| lag(&parse_metrics(&text))).flatten() {
+            highest = highest.max(now);
+            if highest > 0.0 && now == 0.0 {
+                break true;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        highest > 0.0,
+        "the lag never showed the {EVENTS} events published while expense-service was down"
+    );
+    assert!(
+        caught_up,
+        "the lag did not come back to 0 within 90 s (highest {highest}); expense log:\n{}",
+        mesh.tail(Proc::Expense, 20)
+    );
+    let stored = mesh
+        .metric(
+            Proc::Expense,
+            "messaging_consumed_messages_total",
+            &[("messaging_destination_name", extracted.as_str())],
+        )
+        .await;
+    assert!(stored >= EVENTS as f64, "consumed {stored} of {EVENTS}");
+    println!(
+        "lag: highest {highest} after the restart, 0 again {:.1} s after it",
+        started.elapsed().as_secs_f64()
+    );
 }

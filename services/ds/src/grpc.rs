@@ -85,8 +85,13 @@ impl ExtractionGrpc {
         }
     }
 
-    /// Publishes the `ExpenseExtracted` of `answer` and waits for the acknowledgement.
-    async fn publish(&self, answer: &ExtractExpenseResponse) -> Result<(), Error> {
+    /// Publishes the `ExpenseExtracted` of `answer`, extracted at `extracted_at`, and waits
+    /// for the acknowledgement.
+    async fn publish(
+        &self,
+        answer: &ExtractExpenseResponse,
+        extracted_at: chrono::DateTime<Utc>,
+    ) -> Result<(), Error> {
         let Some(expense) = &answer.expense else {
             return Err(Error::internal("an extraction answer without its expense"));
         };
@@ -102,7 +107,7 @@ impl ExtractionGrpc {
             source: expense.source,
             confidence: expense.confidence,
             extractor: answer.extractor.clone(),
-            extracted_at: Some(timestamp(Utc::now())),
+            extracted_at: Some(timestamp(extracted_at)),
         };
         self.producer.publish(&event).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, expense_id = %expense.id, "ExpenseExtracted not acknowledged");
@@ -118,7 +123,10 @@ impl ExtractionGrpc {
         recorded: Recorded<ExtractExpenseResponse>,
     ) -> Result<Response<ExtractExpenseResponse>, Status> {
         if !recorded.completed {
-            self.publish(&recorded.response).await?;
+            // Dated when the answer was recorded, before the first attempt: expense-service
+            // lets only an extraction newer than the owner's last edit change a stored
+            // expense, so a late retry never undoes an edit made since.
+            self.publish(&recorded.response, recorded.recorded_at).await?;
             self.mark_published(key).await;
         }
         tracing::info!(
@@ -393,7 +401,7 @@ impl ExtractionService for ExtractionGrpc {
                     return self.replay(key, first).await;
                 }
             }
-            self.publish(&answer).await?;
+            self.publish(&answer, Utc::now()).await?;
             if let Some(key) = key {
                 self.mark_published(key).await;
             }

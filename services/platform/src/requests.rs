@@ -90,6 +90,9 @@ pub struct Recorded<R> {
     pub response: R,
     /// Whether its effect was durable; if not, the retry must complete it.
     pub completed: bool,
+    /// When it was recorded: before its effect, so a repeated effect can carry this time
+    /// rather than a later one (a consumer that lets newer data win must not prefer it).
+    pub recorded_at: DateTime<Utc>,
 }
 
 #[derive(QueryableByName)]
@@ -100,6 +103,8 @@ struct RecordRow {
     response: Vec<u8>,
     #[diesel(sql_type = Bool)]
     completed: bool,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
 }
 
 #[derive(QueryableByName)]
@@ -134,6 +139,7 @@ fn decode<R: Message + Default>(
     Ok(Recorded {
         response,
         completed: row.completed,
+        recorded_at: row.created_at,
     })
 }
 
@@ -145,7 +151,7 @@ pub async fn find<R: Message + Default>(
     fp: &Fingerprint,
 ) -> Result<Option<Recorded<R>>, Error> {
     let row: Option<RecordRow> = diesel::sql_query(
-        "SELECT request_hash, response, completed_at IS NOT NULL AS completed FROM request_records \
+        "SELECT request_hash, response, completed_at IS NOT NULL AS completed, created_at FROM request_records \
          WHERE user_id = $1 AND request_id = $2 AND expires_at > now()",
     )
     .bind::<SqlUuid, _>(key.user_id)

@@ -375,6 +375,18 @@ async fn late_broker_ack_then_a_retry_with_the_request_id_stores_one_expense() {
         .await;
     let landed = stored_with_text(&mesh, &asha, text).await;
     let late_secs = late.elapsed().as_secs_f64();
+    // The owner corrects it before the client's retry: the retry must not undo that.
+    if let Some(first) = landed.first() {
+        let (status, body) = mesh
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/expenses/{}", first["id"].as_str().unwrap_or_default()),
+                Some(&asha.access_token),
+                Some(json!({"merchant": "Subway Koramangala", "update_mask": ["merchant"]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
 
     // The client retries with the same request_id: the first answer, one expense.
     let (status, retried) = mesh
@@ -410,6 +422,12 @@ async fn late_broker_ack_then_a_retry_with_the_request_id_stores_one_expense() {
     let stored = stored_with_text(&mesh, &asha, text).await;
     assert_eq!(stored.len(), 1, "exactly one expense: {stored:#?}");
     assert_eq!(stored[0]["id"], id);
+    if !landed.is_empty() {
+        assert_eq!(
+            stored[0]["merchant"], "Subway Koramangala",
+            "the retry's republished event did not undo the owner's edit"
+        );
+    }
     let rows = psql(
         mesh.database_url(Proc::Expense),
         &format!(

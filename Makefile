@@ -54,7 +54,7 @@ test: ## Start the infrastructure, run lint and every test, stop what was starte
 CHAOS_INFRA := ET_DATA_DIR=$(CURDIR)/.data/chaos ET_PG_PORT=55442 ET_KAFKA_PORT=59102 ET_KAFKA_CONTROLLER_PORT=59103
 
 .PHONY: chaos
-chaos: ## Fault tests on a private PostgreSQL + Kafka: SIGKILL mid-burst (expense, budget), Kafka down, PostgreSQL restart, rolling restart
+chaos: ## Fault tests on a private PostgreSQL + Kafka: SIGKILL mid-burst (expense, budget), Kafka down, a late broker ack then a retry (request_id), PostgreSQL restart, rolling restart
 	@$(CARGO) build -q --workspace --bins
 	@export $(CHAOS_INFRA); \
 	$(INFRA) up >/dev/null; \

@@ -2,7 +2,8 @@
 # Project-private local infrastructure for development and tests:
 # PostgreSQL and a single-node Apache Kafka (KRaft, broker + controller in one JVM).
 #
-# Usage: scripts/infra.sh up|down|status|env|reset|<part>-up|<part>-down   (from any directory)
+# Usage: scripts/infra.sh up|down|status|env|reset|<part>-up|<part>-down|kafka-pause|kafka-resume
+#        (from any directory)
 #   up      install what is missing, start both (idempotent), print the settings
 #   down    stop both (PostgreSQL: fast shutdown; Kafka: SIGTERM, SIGKILL after 30 s)
 #   status  report each one; exits 0 only when both are running
@@ -10,6 +11,9 @@
 #   reset   down, then delete all data and logs (keeps the Kafka jar cache)
 #   pg-up, pg-down, kafka-up, kafka-down
 #           start or stop one of them (fault tests: `make chaos`)
+#   kafka-pause, kafka-resume
+#           freeze the broker (SIGSTOP: connections stay open, requests wait unanswered)
+#           and thaw it (SIGCONT). For the fault tests' private instance only.
 #
 # Settings (environment):
 #   ET_DATA_DIR               everything lives here (default <repo>/.data, git-ignored)
@@ -704,6 +708,12 @@ pg-up) take_lock; reserve_ports "$PG_PORT"; pg_up ;;
 pg-down) take_lock; pg_down ;;
 kafka-up) take_lock; reserve_ports "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; kafka_up ;;
 kafka-down) take_lock; kafka_down ;;
+kafka-pause | kafka-resume)
+  pid="$(kafka_pid)"
+  [ -n "$pid" ] || die "Kafka is not running (data folder $DATA_DIR)"
+  if [ "$1" = kafka-pause ]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
+  log "Kafka (pid $pid) ${1#kafka-}d"
+  ;;
 -h | --help | help) usage ;;
 *)
   usage

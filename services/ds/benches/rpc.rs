@@ -256,6 +256,7 @@ async fn run() {
             default_currency: if profile { "" } else { "INR" }.to_owned(),
             timezone: if profile { "" } else { "Asia/Kolkata" }.to_owned(),
             reference_date: String::new(),
+            request_id: String::new(),
         });
         req.metadata_mut()
             .insert("authorization", bearers[i % bearers.len()].clone());

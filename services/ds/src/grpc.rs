@@ -1,7 +1,9 @@
 //! The gRPC adapter: authenticate, parse the request, settle currency, zone and reference
 //! date (request, else profile, else defaults), extract, let
 //! the caller's rules correct the answer, publish `ExpenseExtracted` and wait for the
-//! broker's acknowledgement, answer. Also the caller's rules: list, write, delete.
+//! broker's acknowledgement, answer. With a `request_id` the answer is recorded before
+//! the publish and a retry answers it again (`platform::requests`). Also the caller's
+//! rules: list, write, delete.
 
 use std::sync::Arc;
 
@@ -17,7 +19,14 @@ use contracts::{
     expense::{Expense, Source},
 };
 use domain::{Category, Currency};
-use platform::{grpc::caller, jwt::Caller, kafka::EventProducer, Error};
+use platform::{
+    db::PgPool,
+    grpc::caller,
+    jwt::Caller,
+    kafka::EventProducer,
+    requests::{self, Fingerprint, Recorded, RequestKey},
+    Error,
+};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -33,6 +42,13 @@ use crate::{
 /// costs prompt tokens.
 const MAX_HINTS: usize = 3;
 
+/// Ids of expenses extracted with a `request_id`: UUIDv5 of (user, request_id) in this
+/// namespace (`platform::requests::derive_id`), so every retry publishes the same expense
+/// id and expense-service, which inserts by id, stores it once.
+const EXTRACTED_EXPENSE_NAMESPACE: Uuid = Uuid::from_u128(0x5c2e_91a4_7d3b_4f06_8e1a_c4b7_2f90_d35e);
+
+const UNPUBLISHED: &str = "the expense could not be recorded right now (the event log is unavailable); nothing was saved, please try again shortly";
+
 /// Used when neither the request nor the profile says.
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults {
@@ -46,6 +62,8 @@ pub struct ExtractionGrpc {
     producer: EventProducer,
     defaults: Defaults,
     rulebook: Rulebook,
+    /// Where the answers to requests with a `request_id` are recorded.
+    pool: PgPool,
 }
 
 impl ExtractionGrpc {
@@ -55,6 +73,7 @@ impl ExtractionGrpc {
         producer: EventProducer,
         defaults: Defaults,
         rulebook: Rulebook,
+        pool: PgPool,
     ) -> Self {
         Self {
             extractor,
@@ -62,6 +81,75 @@ impl ExtractionGrpc {
             producer,
             defaults,
             rulebook,
+            pool,
+        }
+    }
+
+    /// Publishes the `ExpenseExtracted` of `answer`, extracted at `extracted_at`, and waits
+    /// for the acknowledgement.
+    async fn publish(
+        &self,
+        answer: &ExtractExpenseResponse,
+        extracted_at: chrono::DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let Some(expense) = &answer.expense else {
+            return Err(Error::internal("an extraction answer without its expense"));
+        };
+        let event = ExpenseExtracted {
+            expense_id: expense.id.clone(),
+            user_id: expense.user_id.clone(),
+            amount: expense.amount.clone(),
+            currency: expense.currency.clone(),
+            merchant: expense.merchant.clone(),
+            category: expense.category,
+            occurred_on: expense.occurred_on.clone(),
+            raw_text: expense.raw_text.clone(),
+            source: expense.source,
+            confidence: expense.confidence,
+            extractor: answer.extractor.clone(),
+            extracted_at: Some(timestamp(extracted_at)),
+        };
+        self.producer.publish(&event).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, expense_id = %expense.id, "ExpenseExtracted not acknowledged");
+            Error::unavailable(UNPUBLISHED)
+        })
+    }
+
+    /// The answer recorded for a retried request: its event published again first unless
+    /// the broker acknowledged it already (same expense id, so it is stored once).
+    async fn replay(
+        &self,
+        key: RequestKey,
+        recorded: Recorded<ExtractExpenseResponse>,
+    ) -> Result<Response<ExtractExpenseResponse>, Status> {
+        if !recorded.completed {
+            // Dated when the answer was recorded, before the first attempt: expense-service
+            // lets only an extraction newer than the owner's last edit change a stored
+            // expense, so a late retry never undoes an edit made since.
+            self.publish(&recorded.response, recorded.recorded_at).await?;
+            self.mark_published(key).await;
+        }
+        tracing::info!(
+            user_id = %key.user_id,
+            request_id = %key.request_id,
+            expense_id = recorded.response.expense.as_ref().map(|e| e.id.as_str()),
+            republished = !recorded.completed,
+            "extraction retried; answered as the first time"
+        );
+        Ok(Response::new(recorded.response))
+    }
+
+    /// Notes that `key`'s event was acknowledged. Best effort: if it is not noted, a retry
+    /// publishes the same event again, which stores nothing new.
+    async fn mark_published(&self, key: RequestKey) {
+        let marked = async {
+            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            requests::complete(&mut conn, key)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = marked.await {
+            tracing::warn!(error = %e, request_id = %key.request_id, "request not marked published");
         }
     }
 
@@ -160,6 +248,15 @@ impl ExtractionService for ExtractionGrpc {
     ) -> Result<Response<ExtractExpenseResponse>, Status> {
         let caller = caller(&req)?;
         let r = req.get_ref();
+        // Dry runs create nothing: there is nothing to make safe to retry.
+        let key = requests::key(caller.user_id, &r.request_id)?.filter(|_| !r.dry_run);
+        let fingerprint = Fingerprint::of(
+            "expense_tracker.ds.v1.ExtractionService/ExtractExpense",
+            &ExtractExpenseRequest {
+                request_id: String::new(),
+                ..r.clone()
+            },
+        );
         let input = ExtractionInput::parse(
             &r.text,
             &r.default_currency,
@@ -169,6 +266,12 @@ impl ExtractionService for ExtractionGrpc {
             Utc::now(),
         )
         .map_err(Error::from)?;
+        if let Some(key) = key {
+            let mut conn = self.pool.get().await.map_err(Error::from)?;
+            if let Some(recorded) = requests::find(&mut conn, key, &fingerprint).await? {
+                return self.replay(key, recorded).await;
+            }
+        }
 
         let (settled, profile_warning) = self.settle(caller, &input).await;
         let ctx = ExtractContext::new(settled.reference_date, settled.currency);
@@ -257,8 +360,11 @@ impl ExtractionService for ExtractionGrpc {
             By::Rules => (Source::TextRules, extracted.by.name()),
             By::Llm { .. } => (Source::TextLlm, extracted.by.name()),
         };
+        let id = key.map_or_else(Uuid::now_v7, |k| {
+            requests::derive_id(EXTRACTED_EXPENSE_NAMESPACE, k)
+        });
         let expense = Expense {
-            id: Uuid::now_v7().to_string(),
+            id: id.to_string(),
             user_id: caller.user_id.to_string(),
             amount: money.to_decimal_string(),
             currency: money.currency().code().to_owned(),
@@ -275,45 +381,45 @@ impl ExtractionService for ExtractionGrpc {
             version: 0,
         };
 
-        if !input.dry_run {
-            let event = ExpenseExtracted {
-                expense_id: expense.id.clone(),
-                user_id: expense.user_id.clone(),
-                amount: expense.amount.clone(),
-                currency: expense.currency.clone(),
-                merchant: expense.merchant.clone(),
-                category: expense.category,
-                occurred_on: expense.occurred_on.clone(),
-                raw_text: expense.raw_text.clone(),
-                source: expense.source,
-                confidence: expense.confidence,
-                extractor: extractor.clone(),
-                extracted_at: Some(timestamp(Utc::now())),
-            };
-            if let Err(e) = self.producer.publish(&event).await {
-                tracing::error!(error = %e, expense_id = %expense.id, "ExpenseExtracted not acknowledged");
-                return Err(Error::unavailable("the expense could not be recorded right now (the event log is unavailable); nothing was saved, please try again shortly").into());
-            }
-            if let Some(a) = &applied {
-                self.rulebook.count_hit(caller.user_id, a.rule_id);
-            }
-        }
-        tracing::info!(
-            user_id = %expense.user_id,
-            expense_id = %expense.id,
-            extractor = %extractor,
-            text_chars = input.text.chars().count(),
-            dry_run = input.dry_run,
-            rule_id = applied.as_ref().map(|a| a.rule_id.to_string()),
-            "expense extracted"
-        );
-        Ok(Response::new(ExtractExpenseResponse {
+        let rule_id = applied.as_ref().map(|a| a.rule_id);
+        let answer = ExtractExpenseResponse {
             expense: Some(expense),
             extractor,
             confidence: x.confidence,
             warnings,
-            rule_id: applied.map(|a| a.rule_id.to_string()).unwrap_or_default(),
-        }))
+            rule_id: rule_id.map(|id| id.to_string()).unwrap_or_default(),
+        };
+
+        if !input.dry_run {
+            // The answer is recorded before the publish: a retry after an unacknowledged
+            // publish (which the broker may have kept) publishes this same answer again.
+            if let Some(key) = key {
+                let mut conn = self.pool.get().await.map_err(Error::from)?;
+                if let Some(first) = requests::record(&mut conn, key, &fingerprint, &answer, false).await? {
+                    // A concurrent duplicate recorded its answer first: that one stands.
+                    drop(conn);
+                    return self.replay(key, first).await;
+                }
+            }
+            self.publish(&answer, Utc::now()).await?;
+            if let Some(key) = key {
+                self.mark_published(key).await;
+            }
+            if let Some(rule_id) = rule_id {
+                self.rulebook.count_hit(caller.user_id, rule_id);
+            }
+        }
+        tracing::info!(
+            user_id = %caller.user_id,
+            expense_id = %id,
+            extractor = %answer.extractor,
+            text_chars = input.text.chars().count(),
+            dry_run = input.dry_run,
+            request_id = key.map(|k| k.request_id.to_string()),
+            rule_id = rule_id.map(|id| id.to_string()),
+            "expense extracted"
+        );
+        Ok(Response::new(answer))
     }
 
     async fn list_extraction_rules(

@@ -121,8 +121,10 @@ impl Application {
                 profiles,
                 producer,
                 defaults,
-                rulebook::Rulebook::new(pool, config.memory_timeout),
+                rulebook::Rulebook::new(pool.clone(), config.memory_timeout),
+                pool.clone(),
             )));
+        app.spawn_request_sweeper(pool);
         Ok(Self { app, server })
     }
 

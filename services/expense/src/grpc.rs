@@ -11,7 +11,12 @@ use contracts::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::Currency;
-use platform::{db::PgPool, grpc::caller, Error};
+use platform::{
+    db::PgPool,
+    grpc::caller,
+    requests::{self, Fingerprint},
+    Error,
+};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -23,6 +28,11 @@ use crate::{
     proto,
     store::{models::ExpenseRow, queries},
 };
+
+/// Ids of expenses created with a `request_id`: UUIDv5 of (user, request_id) in this
+/// namespace, so a retry after its record expired cannot create a second expense.
+const CREATED_EXPENSE_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x0e6b_3f7c_92d1_4a58_b7c3_6d1e_f2a0_48b9);
 
 pub struct ExpenseGrpc {
     pool: PgPool,
@@ -85,7 +95,8 @@ impl ExpenseService for ExpenseGrpc {
     ) -> Result<Response<pb::Expense>, Status> {
         let user_id = caller(&req)?.user_id;
         let r = req.get_ref();
-        let expense = Expense::manual(
+        let key = requests::key(user_id, &r.request_id)?;
+        let mut expense = Expense::manual(
             user_id,
             ManualInput {
                 amount: &r.amount,
@@ -98,28 +109,69 @@ impl ExpenseService for ExpenseGrpc {
             crate::domain::now(),
         )
         .map_err(Error::from)?;
+        if let Some(key) = key {
+            expense.id = requests::derive_id(CREATED_EXPENSE_NAMESPACE, key);
+        }
+        let fingerprint = Fingerprint::of(
+            "expense_tracker.expense.v1.ExpenseService/CreateExpense",
+            &CreateExpenseRequest {
+                request_id: String::new(),
+                ..r.clone()
+            },
+        );
         let row = ExpenseRow::from(&expense);
+        // The answer, known before the insert (the row is written as built), so it can be
+        // recorded in the insert's transaction.
+        let answer = proto::expense(&expense);
         let event = changes::recorded(&expense, Cause::Manual);
         let mut conn = self.pool.get().await.map_err(Error::from)?;
         // The user lock and the tombstone check keep a deleted account (whose access token
         // lives on for a few minutes) from writing after its purge.
         let stored = conn
-            .transaction::<Option<ExpenseRow>, TxError, _>(async move |conn| {
+            .transaction::<Option<(pb::Expense, bool)>, TxError, _>(async move |conn| {
                 queries::lock_users_shared(conn, [user_id]).await?;
                 if queries::is_deleted_user(conn, user_id).await? {
                     return Ok(None);
                 }
-                let row = queries::insert(conn, &row).await?;
+                // A retry (or a concurrent duplicate, which waits here for the first to
+                // commit) answers the recorded answer and writes nothing.
+                if let Some(key) = key {
+                    if let Some(first) = requests::record(conn, key, &fingerprint, &answer, true)
+                        .await
+                        .map_err(TxError::Internal)?
+                    {
+                        return Ok(Some((first.response, false)));
+                    }
+                }
+                let row = match queries::insert(conn, &row).await {
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) if key.is_some() => {
+                        return Err(TxError::Internal(Error::AlreadyExists(format!(
+                            "request_id {} made expense {} more than {} hours ago and is no longer \
+                             remembered; send a new request_id for a new expense",
+                            key.map(|k| k.request_id.to_string()).unwrap_or_default(),
+                            row.id,
+                            requests::RETENTION.as_secs() / 3600
+                        ))))
+                    }
+                    other => other?,
+                };
                 announce(conn, event).await?;
-                Ok(Some(row))
+                Ok(Some((row_to_proto(row).map_err(TxError::Internal)?, true)))
             })
             .await
             .map_err(Error::from)?;
-        let Some(row) = stored else {
+        let Some((expense, created)) = stored else {
             return Err(Error::PermissionDenied("this account is deleted".into()).into());
         };
-        tracing::info!(%user_id, id = %row.id, "expense created");
-        Ok(Response::new(row_to_proto(row)?))
+        if created {
+            tracing::info!(%user_id, id = %expense.id, "expense created");
+        } else {
+            tracing::info!(%user_id, id = %expense.id, request_id = %r.request_id.trim(), "expense creation retried; answered as the first time");
+        }
+        Ok(Response::new(expense))
     }
 
     async fn get_expense(&self, req: Request<GetExpenseRequest>) -> Result<Response<pb::Expense>, Status> {

@@ -94,7 +94,8 @@ impl Application {
         let server = GrpcServer::bind(common.grpc_addr)
             .await?
             .require_auth(config.jwt.clone(), &[])
-            .add_service(ExpenseServiceServer::new(grpc::ExpenseGrpc::new(pool)));
+            .add_service(ExpenseServiceServer::new(grpc::ExpenseGrpc::new(pool.clone())));
+        app.spawn_request_sweeper(pool);
         Ok(Self { app, server })
     }
 

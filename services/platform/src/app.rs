@@ -61,6 +61,13 @@ impl App {
         format!("/expense-tracker/{}", self.config.service_name)
     }
 
+    /// Deletes expired `request_records` of `pool` in the background (`requests::sweep`):
+    /// every service whose RPCs take a `request_id` starts it.
+    pub fn spawn_request_sweeper(&mut self, pool: PgPool) {
+        self.tasks
+            .spawn(crate::requests::sweep(pool, self.shutdown.clone()));
+    }
+
     /// Starts the outbox relay of `pool` in the background. Its transactional id is
     /// `<service>-outbox-<instance>`: `instance` must be stable across restarts of this
     /// replica (e.g. the pod name, `HOSTNAME`). The relay's `init_transactions` needs the

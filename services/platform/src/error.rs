@@ -103,9 +103,23 @@ impl From<diesel::result::Error> for Error {
             D::DatabaseError(K::SerializationFailure, _) => {
                 Error::Unavailable("concurrent update conflict; retry".into())
             }
+            // The server shutting down or restarting under a query (SQLSTATE 57P01–57P03,
+            // which diesel reports as Unknown): the database is away, not a bug.
+            D::DatabaseError(_, info) if is_server_going_away(info.message()) => {
+                Error::Unavailable("the database is unavailable; retry later".into())
+            }
             _ => Error::Internal(err.to_string()),
         }
     }
+}
+
+/// PostgreSQL's messages for admin_shutdown, crash_shutdown and cannot_connect_now.
+fn is_server_going_away(message: &str) -> bool {
+    message.starts_with("terminating connection due to administrator command")
+        || message.starts_with("terminating connection because of crash of another server process")
+        || message.starts_with("the database system is shutting down")
+        || message.starts_with("the database system is starting up")
+        || message.starts_with("the database system is in recovery mode")
 }
 
 impl From<crate::db::PoolError> for Error {
@@ -179,6 +193,18 @@ mod tests {
         assert_eq!(http_status(Code::Unauthenticated), 401);
         assert_eq!(http_status(Code::Cancelled), 499);
         assert_eq!(http_status(Code::DeadlineExceeded), 504);
+    }
+
+    #[test]
+    fn a_server_shutting_down_under_a_query_is_unavailable() {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        let db = |m: &str| D::DatabaseError(DatabaseErrorKind::Unknown, Box::new(m.to_owned()));
+        let e = Error::from(db("terminating connection due to administrator command"));
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        let e = Error::from(db("the database system is shutting down"));
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        let e = Error::from(db("relation \"expenses\" does not exist"));
+        assert_eq!(e.code(), Code::Internal, "{e:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The shared runtime of every expense-tracker service, written once: configuration,
 //! telemetry, gRPC server assembly with JWT verification, Postgres, Kafka (producer,
 //! at-least-once consumer, dead-lettering), the transactional outbox and idempotent
-//! consumption, Prometheus metrics, and one error type mapped to `tonic::Status`.
+//! consumption, safe retries of creating RPCs (`request_id`), Prometheus metrics, and one error type mapped to `tonic::Status`.
 
 pub mod app;
 pub mod batch_consumer;
@@ -15,6 +15,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod outbox;
 pub mod profile;
+pub mod requests;
 mod schema;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

@@ -325,6 +325,207 @@ async fn kafka_down_signups_succeed_extractions_refuse_and_nothing_is_lost() {
     );
 }
 
+/// The broker frozen (SIGSTOP); thawed when dropped, even if the test fails. Only on the
+/// fault tests' private instance (`make chaos` sets `ET_DATA_DIR`): never the shared one.
+struct Freeze;
+
+impl Freeze {
+    fn begin() -> Self {
+        assert!(
+            std::env::var_os("ET_DATA_DIR").is_some(),
+            "pausing Kafka needs the private instance of `make chaos` (ET_DATA_DIR and ports set)"
+        );
+        infra("kafka-pause");
+        Freeze
+    }
+
+    fn end(self) {}
+}
+
+impl Drop for Freeze {
+    fn drop(&mut self) {
+        infra("kafka-resume");
+    }
+}
+
+/// The caller's expenses whose raw text is `text`.
+async fn stored_with_text(mesh: &Mesh, user: &User, text: &str) -> Vec<Value> {
+    let (status, listed) = mesh.get("/v1/expenses?page_size=100", &user.access_token).await;
+    assert_eq!(status, 200, "{listed}");
+    listed["expenses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["raw_text"] == text)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "pauses Kafka: run by `make chaos`"]
+async fn late_broker_ack_then_a_retry_with_the_request_id_stores_one_expense() {
+    const TIMEOUT_MS: u64 = 2000;
+    let timeout = TIMEOUT_MS.to_string();
+    let mesh = Mesh::start_with(options(&[("KAFKA_PUBLISH_TIMEOUT_MS", timeout.as_str())])).await;
+    let asha = mesh.signup("asha").await;
+    assert!(profile_ready(&mesh, &asha, Duration::from_secs(30)).await);
+    // A first extraction: ds's producer is connected and knows the partition leaders.
+    let (status, body) = mesh
+        .post(
+            "/v1/extractions",
+            Some(&asha.access_token),
+            json!({"text": "tea 30 today", "request_id": uuid::Uuid::new_v4().to_string()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let text = "spent 250 on lunch at Subway";
+    let request = json!({"text": text, "request_id": uuid::Uuid::new_v4().to_string()});
+    // The broker freezes with the produce request on its socket: it keeps the event when
+    // it thaws, but its acknowledgement comes after the publish timeout.
+    let freeze = Freeze::begin();
+    let sent = Instant::now();
+    let (status, refused) = mesh
+        .post("/v1/extractions", Some(&asha.access_token), request.clone())
+        .await;
+    let answered = sent.elapsed();
+    assert_eq!(status, 503, "{refused}");
+    assert!(
+        answered >= Duration::from_millis(TIMEOUT_MS),
+        "503 only after the publish timeout: {answered:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    freeze.end();
+    let paused = sent.elapsed();
+
+    // The unacknowledged attempt may land after all: wait for it a while.
+    let late = Instant::now();
+    let (_, _) = mesh
+        .get_until(
+            "/v1/expenses?page_size=100",
+            &asha.access_token,
+            Duration::from_secs(20),
+            |_, b| {
+                b["expenses"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x["raw_text"] == text))
+            },
+        )
+        .await;
+    let landed = stored_with_text(&mesh, &asha, text).await;
+    let late_secs = late.elapsed().as_secs_f64();
+    // The owner corrects it before the client's retry: the retry must not undo that.
+    if let Some(first) = landed.first() {
+        let (status, body) = mesh
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/expenses/{}", first["id"].as_str().unwrap_or_default()),
+                Some(&asha.access_token),
+                Some(json!({"merchant": "Subway Koramangala", "update_mask": ["merchant"]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // The client retries with the same request_id: the first answer, one expense.
+    let (status, retried) = mesh
+        .post("/v1/extractions", Some(&asha.access_token), request.clone())
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    let id = retried["expense"]["id"].clone();
+    if let Some(first) = landed.first() {
+        assert_eq!(
+            first["id"], id,
+            "the retry answers the expense the late attempt stored"
+        );
+    }
+    let (status, again) = mesh
+        .post("/v1/extractions", Some(&asha.access_token), request)
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, retried, "every retry answers the same");
+    let (_, _) = mesh
+        .get_until(
+            "/v1/expenses?page_size=100",
+            &asha.access_token,
+            Duration::from_secs(30),
+            |_, b| {
+                b["expenses"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x["id"] == id))
+            },
+        )
+        .await;
+    // Redeliveries and republished events have had time to arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stored = stored_with_text(&mesh, &asha, text).await;
+    assert_eq!(stored.len(), 1, "exactly one expense: {stored:#?}");
+    assert_eq!(stored[0]["id"], id);
+    if !landed.is_empty() {
+        assert_eq!(
+            stored[0]["merchant"], "Subway Koramangala",
+            "the retry's republished event did not undo the owner's edit"
+        );
+    }
+    let rows = psql(
+        mesh.database_url(Proc::Expense),
+        &format!(
+            "SELECT count(*) FROM expenses WHERE raw_text = '{text}' AND user_id = '{}'",
+            asha.user_id
+        ),
+    );
+    assert_eq!(rows, "1", "rows in the ledger");
+
+    // The baseline, in the same run: the same fault and retry without a request_id.
+    let plain = "coffee 4.50 at Starbucks";
+    let freeze = Freeze::begin();
+    let (status, body) = mesh
+        .post(
+            "/v1/extractions",
+            Some(&asha.access_token),
+            json!({"text": plain}),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    freeze.end();
+    let (status, body) = mesh
+        .post(
+            "/v1/extractions",
+            Some(&asha.access_token),
+            json!({"text": plain}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, _) = mesh
+        .get_until(
+            "/v1/expenses?page_size=100",
+            &asha.access_token,
+            Duration::from_secs(30),
+            |_, b| {
+                b["expenses"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x["id"] == body["expense"]["id"]))
+            },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let without = stored_with_text(&mesh, &asha, plain).await.len();
+    assert!(without >= 1, "the acknowledged retry is stored");
+    println!(
+        "CHAOS late-ack: broker paused {:.1}s (publish timeout {TIMEOUT_MS} ms); the client got 503 after {:.1}s; \
+         the unacknowledged attempt {}; retry with the same request_id answered 200 with the same expense id; \
+         1 expense stored (baseline without request_id, same fault: {without} stored)",
+        paused.as_secs_f64(),
+        answered.as_secs_f64(),
+        if landed.is_empty() {
+            "was not kept by the broker (the retry published it)".to_owned()
+        } else {
+            format!("was stored anyway, {late_secs:.1}s after the broker resumed")
+        },
+    );
+}
+
 /// `cents` as a decimal string with two places (EUR).
 fn euros(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)

@@ -267,6 +267,8 @@ pub async fn purge_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryRes
     diesel::delete(expense_versions::table.filter(expense_versions::user_id.eq(user_id)))
         .execute(conn)
         .await?;
+    // The answers kept for their retries hold their texts.
+    platform::requests::forget_user(conn, user_id).await?;
     diesel::insert_into(deleted_users::table)
         .values(deleted_users::user_id.eq(user_id))
         .on_conflict_do_nothing()

@@ -100,6 +100,7 @@ pub fn extraction(text: &str, currency: &str, zone: &str, reference_date: &str) 
         default_currency: currency.into(),
         timezone: zone.into(),
         reference_date: reference_date.into(),
+        request_id: String::new(),
     }
 }
 

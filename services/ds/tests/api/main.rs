@@ -7,5 +7,6 @@ mod helpers;
 mod llm;
 mod memory;
 mod profiles;
+mod retries;
 mod rules;
 mod security;

@@ -220,6 +220,8 @@ pub async fn purge_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryRes
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
+    // The answers kept for their retries hold their expenses.
+    platform::requests::forget_user(conn, user_id).await?;
     diesel::delete(expenses::table.filter(expenses::user_id.eq(user_id)))
         .execute(conn)
         .await

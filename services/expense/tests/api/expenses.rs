@@ -49,6 +49,7 @@ async fn a_manual_expense_is_created_read_updated_and_deleted() {
                 category: 0,
                 occurred_on: String::new(),
                 note: " lunch\r\nwith Asha ".into(),
+                request_id: String::new(),
             },
         )
         .await

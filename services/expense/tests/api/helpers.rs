@@ -216,6 +216,7 @@ pub fn create_req(
         category,
         occurred_on: occurred_on.into(),
         note: String::new(),
+        request_id: String::new(),
     }
 }
 

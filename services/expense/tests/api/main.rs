@@ -8,5 +8,6 @@ mod events;
 mod expenses;
 mod helpers;
 mod listing;
+mod retries;
 mod security;
 mod summaries;

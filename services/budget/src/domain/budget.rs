@@ -166,7 +166,10 @@ const REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x3b1f_8e52_6c0d_4a97_b2e4_51d9_
 const ALERT_NAMESPACE: Uuid = Uuid::from_u128(0x9d47_20c3_15ab_4e8f_a6b0_7e2c_48d1_f935);
 
 pub fn budget_id_for_request(user_id: Uuid, request_id: Uuid) -> Uuid {
-    Uuid::new_v5(&REQUEST_NAMESPACE, format!("{user_id}/{request_id}").as_bytes())
+    platform::requests::derive_id(
+        REQUEST_NAMESPACE,
+        platform::requests::RequestKey { user_id, request_id },
+    )
 }
 
 pub fn alert_id(budget_id: Uuid, period_start: NaiveDate, threshold: i32) -> Uuid {

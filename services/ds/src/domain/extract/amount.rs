@@ -634,7 +634,7 @@ impl Finder<'_, '_> {
             }
             let right_before = k == c.first;
             let plain_digits = first.raw.bytes().all(|b| b.is_ascii_digit());
-            if t.is_word() && is_identifier_word(w) {
+            if t.is_word() && (is_identifier_word(w) || roles.has(Roles::ACCOUNT)) {
                 if right_before {
                     c.score -= if plain_digits && first.raw.len() >= 4 {
                         60
@@ -747,6 +747,10 @@ impl Finder<'_, '_> {
             }
             if c.marker.is_none() && digits_only && raw.len() > 1 && raw.starts_with('0') {
                 c.score -= 20;
+            } else if digits_only && raw.len() >= 4 && raw.starts_with('0') {
+                // "TK 0011004" (a Vietnamese account, after a word that is also the taka's
+                // symbol): nobody writes money with leading zeros, marker or not.
+                c.score -= 60;
             }
             if c.marker.is_none()
                 && digits_only

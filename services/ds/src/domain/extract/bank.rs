@@ -79,6 +79,9 @@ struct Signals {
     payment_noun: bool,
     /// A refund, reversal or cashback word among the first three words.
     refund_head: bool,
+    /// A fee word among the first three words: the row is the fee charged for a transfer
+    /// ("COMMISSIONE RICARICA PREPAGATA"), which is spent even when the transfer is not.
+    fee_head: bool,
     /// A word of the language data said "balance" (specific enough outside bank style).
     balance_word: bool,
     /// "your payment of ... was received": the biller confirms a payment.
@@ -162,6 +165,9 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
             // a refund heading the message, or named after a credit.
             if roles.has(Roles::REFUND) && (words_seen <= 3 || s.credit) {
                 s.refund_head = true;
+            }
+            if roles.has(Roles::FEE) && words_seen <= 3 {
+                s.fee_head = true;
             }
             if roles.has(Roles::CREDIT) {
                 s.credit = true;
@@ -278,7 +284,7 @@ pub(crate) fn non_expense(tokens: &[Token], bank: bool) -> Option<&'static str> 
     if s.failed || (s.could_not && s.processed) {
         return Some("failed or declined transaction");
     }
-    if s.own_transfer {
+    if s.own_transfer && !s.fee_head {
         return Some("a transfer between the holder's own accounts (saved, not spent)");
     }
     if s.requested && !s.paid_or_spent {

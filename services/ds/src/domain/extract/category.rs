@@ -54,8 +54,14 @@ pub(crate) fn categorize(a: &Analysis, merchant: Option<&Found>) -> (Category, S
         // A fee word labelling a number that is not the amount ("Fee: Tsh 350" after a
         // transfer) says nothing of what the amount bought.
         let (roles, len) = a.words[i];
+        // A fee word heading a statement row with no number of its own ("COMMISSIONE
+        // RICARICA …  -1.00") is the purpose itself.
+        let window = i + len..(i + len + 4).min(tokens.len());
         if roles.has(Roles::FEE)
-            && !(i + len..(i + len + 4).min(tokens.len())).any(|k| a.roles[k] == Role::Amount)
+            && !window.clone().any(|k| a.roles[k] == Role::Amount)
+            && window
+                .clone()
+                .any(|k| tokens[k].is_num() || a.roles[k] == Role::Currency)
         {
             i += len;
             continue;

@@ -359,10 +359,23 @@ impl<'t, 'a> Scanner<'t, 'a> {
             if dashed {
                 j += 1;
             }
-            // "lunch 12 May 3": the day is the number after the month, and 12 is money.
-            let day_follows = self.tokens.get(j + 1).is_some_and(|n| {
-                n.is_num() && n.space_before && n.raw.len() <= 2 && !self.before_marker[j + 1]
+            // "on 05 Mar 24": a zero-padded day (or one after "on") and a two-digit number
+            // that is this year or last as a year: day, month and short year.
+            let short_year = self.tokens.get(j + 1).and_then(|n| {
+                let padded_day = t.raw.len() == 2
+                    && (t.raw.starts_with('0') || i.checked_sub(1).and_then(|k| self.word(k)) == Some("on"));
+                if !(padded_day && n.is_num() && n.space_before && n.raw.len() == 2) {
+                    return None;
+                }
+                let y = digits(n).and_then(|v| year_of(2, v, self.rules.reference))?;
+                let this_year = self.rules.reference.year();
+                (y == this_year || y == this_year - 1).then_some(y)
             });
+            // "lunch 12 May 3": the day is the number after the month, and 12 is money.
+            let day_follows = short_year.is_none()
+                && self.tokens.get(j + 1).is_some_and(|n| {
+                    n.is_num() && n.space_before && n.raw.len() <= 2 && !self.before_marker[j + 1]
+                });
             if let Some(m) = self
                 .word(j)
                 .and_then(month_number)
@@ -388,6 +401,8 @@ impl<'t, 'a> Scanner<'t, 'a> {
                             }
                             _ => (None, 0),
                         }
+                    } else if let Some(y) = short_year {
+                        (Some(y), 1)
                     } else if close && self.tokens.get(j + 1).is_some_and(|n| n.is_num()) {
                         let n = &self.tokens[j + 1];
                         match digits(n).and_then(|v| year_of(n.raw.len(), v, self.rules.reference)) {
@@ -586,6 +601,16 @@ impl<'t, 'a> Scanner<'t, 'a> {
     }
 }
 
+/// "08.21", "23.59": hours and minutes written with a dot.
+fn dotted_clock(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    b.len() == 5
+        && b[2] == b'.'
+        && [b[0], b[1], b[3], b[4]].iter().all(u8::is_ascii_digit)
+        && (b[0] - b'0') * 10 + (b[1] - b'0') <= 23
+        && (b[3] - b'0') * 10 + (b[4] - b'0') <= 59
+}
+
 /// Finds dates and times, marks their tokens, and returns the first date.
 pub(crate) fn scan(tokens: &[Token], roles: &mut [Role], rules: DateRules, markers: &[Marker]) -> DateScan {
     let mut after_marker = vec![false; tokens.len()];
@@ -613,6 +638,18 @@ pub(crate) fn scan(tokens: &[Token], roles: &mut [Role], rules: DateRules, marke
     let mut i = 0;
     while i < tokens.len() {
         if roles[i] != Role::Free {
+            i += 1;
+            continue;
+        }
+        // "24/11/2020 08.21": a dotted clock right after a date with its year, or a
+        // zero-padded one, is the time of the transaction, not an amount.
+        if i > 0
+            && roles[i - 1] == Role::Date
+            && tokens[i].space_before
+            && dotted_clock(tokens[i].raw)
+            && (tokens[i].raw.starts_with('0') || tokens[i - 1].raw.len() == 4)
+        {
+            roles[i] = Role::Time;
             i += 1;
             continue;
         }

@@ -54,6 +54,9 @@ impl Roles {
     /// One of the account holder's own savings or deposit accounts ("FD", "PPF",
     /// "M-Shwari", "savings account"): money moved there is saved, not spent.
     pub const OWN_ACCOUNT: Roles = Roles(1 << 19);
+    /// A card or account word ("carta", "karta", "tarjeta", "картка"): a number right after
+    /// it is the card's or account's number, never the amount.
+    pub const ACCOUNT: Roles = Roles(1 << 20);
 
     pub fn has(self, r: Roles) -> bool {
         self.0 & r.0 != 0
@@ -90,6 +93,7 @@ impl Roles {
             "payee-after-amount" => Roles::PAYEE_AFTER_AMOUNT,
             "card-bill" => Roles::CARD_BILL,
             "own-account" => Roles::OWN_ACCOUNT,
+            "account" => Roles::ACCOUNT,
             _ => return None,
         })
     }

@@ -1164,3 +1164,81 @@ fn moving_money_to_own_savings_or_paying_the_card_bill_is_refused() {
     );
     assert_eq!(x.amount.to_string(), "500.00");
 }
+
+// === issue 14, round 4: kinds found on the round-4 dev split ===
+
+#[test]
+fn card_and_account_numbers_of_any_language_are_not_amounts() {
+    // A card word of the language data right before the number, or leading zeros.
+    let cases = [
+        (
+            "02/05/24  PRELIEVO POSTAMAT ATM UFFICIO POSTALE ROMA CARTA 11111  -200.00",
+            "EUR",
+            "200.00 EUR",
+        ),
+        ("Pokupka 350.00 RUB karta 44190 MAGNIT", "RUB", "350.00 RUB"),
+        (
+            "TK 0011004 -250,000VND luc 05-05-2024. ND: THANH TOAN CAFE",
+            "VND",
+            "250000 VND",
+        ),
+    ];
+    for (text, default, want) in cases {
+        assert_eq!(money(text, default), want, "{text}");
+    }
+}
+
+#[test]
+fn a_dotted_clock_after_a_date_is_a_time() {
+    assert_eq!(
+        money(
+            "02/05/24  PRELIEVO 24/04/2024 08.21 ATM UFFICIO POSTALE  -200.00",
+            "EUR"
+        ),
+        "200.00 EUR"
+    );
+    // Without a date before it, "12.50" is still money.
+    assert_eq!(money("lunch 12.50", "EUR"), "12.50 EUR");
+}
+
+#[test]
+fn day_month_and_short_year() {
+    // "05 Mar 24" is 5 March 2024, not 24 March of last year.
+    let x = run(
+        "Spent SGD 23.40 at GRABFOOD on 05 May 24 using card ending 8812.",
+        "SGD",
+    );
+    assert_eq!(x.date.map(|d| d.to_string()).as_deref(), Some("2024-05-05"));
+    // "lunch 12 May 3": 12 is money and May 3 the date.
+    assert_eq!(money("lunch 12 May 3", "EUR"), "12.00 EUR");
+}
+
+#[test]
+fn a_fee_heading_a_row_is_spent_even_on_a_transfer_to_ones_own_card() {
+    let fee = "13/05/24  COMMISSIONE RICARICA PREPAGATA ADDEBITO IN CONTO Ricarica Postepay  -1.00";
+    let x = run(fee, "EUR");
+    assert_eq!(x.amount.to_string(), "1.00");
+    assert_eq!(x.category, Category::FeesAndCharges);
+    let top_up = "13/05/24  ADDEBITO PER RICARICA CARTA PREPAGATA Ricarica Postepay  -250.00";
+    assert!(matches!(
+        extract(top_up, &ctx("EUR")),
+        Err(Rejection::NotAnExpense(_))
+    ));
+}
+
+#[test]
+fn ukrainian_alerts_are_read_and_refused_by_their_words() {
+    let x = run(
+        "Списання 215.00 UAH Київстар, картка *8812, 05.05.2024. Доступно 1 904.10 UAH",
+        "UAH",
+    );
+    assert_eq!(format!("{} {}", x.amount, x.currency), "215.00 UAH");
+    assert_eq!(x.category, Category::Utilities);
+    assert!(matches!(
+        extract(
+            "Зарахування 8 000.00 UAH від ОЛЕНА К. Картка *4412. Баланс 13 120.44 UAH",
+            &ctx("UAH")
+        ),
+        Err(Rejection::NotAnExpense(_))
+    ));
+}

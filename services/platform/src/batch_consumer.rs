@@ -4,8 +4,9 @@
 //!
 //! For each batch (up to `max_messages` per assigned partition, or whatever arrived within
 //! `max_wait` of the first; the next batch is read while this one is in the database), and
-//! within it for each partition at once, in chunks of up to `max_messages` (partitions hold
-//! disjoint users, so their transactions never touch the same rows):
+//! within it for each partition at once, a task each (so decoding and the handler's own work
+//! use every core), in chunks of up to `max_messages` (partitions hold disjoint users, so
+//! their transactions never touch the same rows):
 //! 1. decode every message; one that cannot be decoded is dead-lettered;
 //! 2. drop repeats of a `ce_id` inside the batch (a producer retry, a replay);
 //! 3. call the handler once with the rest. It applies them in one transaction, skipping

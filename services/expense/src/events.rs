@@ -12,7 +12,7 @@ use platform::{
     batch_consumer::Rejected,
     db::PgPool,
     idempotency::{process_once, record_new_events},
-    kafka::{Envelope, HandlerError, RawEvent},
+    kafka::{Envelope, HandlerError, RawEvent, TraceContext},
 };
 use uuid::Uuid;
 
@@ -142,12 +142,17 @@ async fn store_extractions(
         .await?
         .into_iter()
         .collect();
+    // Every change event carries the batch's trace context: read once.
+    let trace = TraceContext::current();
     let mut changes = Vec::with_capacity(inserted.len());
     let mut known = vec![];
     for x in new {
         // `remove`: an id twice in the batch was inserted once, by its first event.
         if inserted.remove(&x.expense.id) {
-            changes.push(RawEvent::new(&changes::recorded(&x.expense, Cause::Extracted)));
+            changes.push(RawEvent::with_trace(
+                &changes::recorded(&x.expense, Cause::Extracted),
+                &trace,
+            ));
         } else if x.at.is_some() {
             known.push(x);
         }
@@ -172,12 +177,10 @@ async fn store_extractions(
                 continue;
             };
             let row = queries::update(conn, &ExpenseRow::from(&after)).await?;
-            changes.push(RawEvent::new(&changes::updated(
-                &before,
-                &after,
-                &changed,
-                Cause::Extracted,
-            )));
+            changes.push(RawEvent::with_trace(
+                &changes::updated(&before, &after, &changed, Cause::Extracted),
+                &trace,
+            ));
             rows.insert(row.id, row);
             stored.updated += 1;
         }

@@ -4,8 +4,9 @@
 //!
 //! For each batch (up to `max_messages` per assigned partition, or whatever arrived within
 //! `max_wait` of the first; the next batch is read while this one is in the database), and
-//! within it for each partition at once, in chunks of up to `max_messages` (partitions hold
-//! disjoint users, so their transactions never touch the same rows):
+//! within it for each partition at once, a task each (so decoding and the handler's own work
+//! use every core), in chunks of up to `max_messages` (partitions hold disjoint users, so
+//! their transactions never touch the same rows):
 //! 1. decode every message; one that cannot be decoded is dead-lettered;
 //! 2. drop repeats of a `ce_id` inside the batch (a producer retry, a replay);
 //! 3. call the handler once with the rest. It applies them in one transaction, skipping
@@ -28,6 +29,7 @@ use std::{
 };
 
 use contracts::Event;
+use futures::{FutureExt, StreamExt};
 use opentelemetry::trace::TraceContextExt;
 use rdkafka::{
     consumer::{CommitMode, Consumer},
@@ -41,7 +43,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
 
 use crate::kafka::{
-    decode, group_consumer, header_map, retry_transient, ConsumerSettings, DeadLetters, Envelope,
+    decode_message, group_consumer, header_map, retry_transient, ConsumerSettings, DeadLetters, Envelope,
     EventProducer, HandlerError, HeaderCarrier,
 };
 
@@ -63,6 +65,14 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// What every partition's task of a batch shares.
+struct Lanes<H> {
+    settings: BatchSettings,
+    handler: H,
+    dlq: DeadLetters,
+    shutdown: CancellationToken,
+}
+
 /// Runs the consumer until `shutdown` is cancelled. `handler` gets each batch as a shared
 /// slice (retries reuse it) and answers the events it refused.
 pub async fn consume_batches<E, H, Fut>(
@@ -72,8 +82,8 @@ pub async fn consume_batches<E, H, Fut>(
 ) -> Result<(), KafkaError>
 where
     E: Event,
-    H: Fn(Arc<[Envelope<E>]>) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>> + Send,
+    H: Fn(Arc<[Envelope<E>]>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Rejected>, HandlerError>> + Send + 'static,
 {
     let s = &settings.consumer;
     // The loop stores offsets only after the batch's effect is committed.
@@ -86,6 +96,12 @@ where
     )?;
     let dlq = DeadLetters::new(producer, s);
     tracing::info!(topic = %s.topic, group = %s.group_id, max_messages = settings.max_messages, "batch consumer started");
+    let lanes = Arc::new(Lanes {
+        settings: settings.clone(),
+        handler,
+        dlq,
+        shutdown: shutdown.clone(),
+    });
 
     // The next batch is read while the current one is in the database: a bounded hand-over
     // of one batch, so at most two batches are in memory and unstored.
@@ -113,23 +129,40 @@ where
             // One transaction per partition, all at once: partitions hold disjoint users
             // (the key is the user id), so they cannot contend for the same rows, and one
             // partition's events stay in order within its transaction. The database works
-            // on one while the others' statements travel.
+            // on one while the others' statements travel, and each partition is a task of
+            // its own, so decoding and the handler's own work run on every core.
             let offsets = next_offsets(&batch);
-            let lanes = by_partition(batch, settings.max_messages);
-            let (settings, handler, dlq, shutdown) = (&settings, &handler, &dlq, &shutdown);
-            let done = futures::future::join_all(lanes.iter().map(|lane| async move {
-                for chunk in lane {
-                    if !process(settings, handler, dlq, chunk, shutdown).await {
-                        return false;
+            let tasks: Vec<_> = by_partition(batch, settings.max_messages)
+                .into_iter()
+                .map(|lane| {
+                    let lanes = lanes.clone();
+                    tokio::spawn(
+                        async move {
+                            for chunk in &lane {
+                                let l = &*lanes;
+                                if !process(&l.settings, &l.handler, &l.dlq, chunk, &l.shutdown).await {
+                                    return false;
+                                }
+                            }
+                            true
+                        }
+                        .instrument(span.clone()),
+                    )
+                })
+                .collect();
+            let mut done = true;
+            for joined in futures::future::join_all(tasks).await {
+                match joined {
+                    Ok(d) => done &= d,
+                    Err(e) => {
+                        tracing::error!(error = %e, topic = %s.topic, "a partition's batch task failed; stopping");
+                        done = false;
                     }
                 }
-                true
-            }))
-            .instrument(span)
-            .await;
-            // Shut down mid-batch: leave the offsets unstored so the batch is redelivered
-            // (the partitions already committed change nothing then).
-            if done.iter().any(|d| !d) {
+            }
+            // Shut down mid-batch (or a handler panicked): leave the offsets unstored so the
+            // batch is redelivered (the partitions already committed change nothing then).
+            if !done {
                 break;
             }
             store_offsets(&consumer, offsets);
@@ -177,15 +210,18 @@ async fn next_batch(
     settings: &BatchSettings,
     shutdown: &CancellationToken,
 ) -> Option<Vec<OwnedMessage>> {
+    // One stream for the whole batch (each `recv` registers and drops a waker slot).
+    let mut stream = consumer.stream();
     let first = loop {
         tokio::select! {
             _ = shutdown.cancelled() => return None,
-            m = consumer.recv() => match m {
-                Ok(m) => break m.detach(),
-                Err(e) => {
+            m = stream.next() => match m {
+                Some(Ok(m)) => break m.detach(),
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, topic = %settings.consumer.topic, "kafka receive error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
+                None => return None, // a consumer's stream never ends
             },
         }
     };
@@ -198,15 +234,31 @@ async fn next_batch(
     // burst is over. Under load batches fill up; a lone event goes through at once instead
     // of waiting out `max_wait`.
     let deadline = tokio::time::Instant::now() + settings.max_wait;
-    while batch.len() < max {
+    'fill: while batch.len() < max {
+        // What librdkafka has already fetched is taken without a timer or a clock read per
+        // message; only an empty queue waits (for at most `BURST_GAP`).
+        while batch.len() < max {
+            match stream.next().now_or_never() {
+                Some(Some(Ok(m))) => batch.push(m.detach()),
+                Some(Some(Err(e))) => {
+                    tracing::warn!(error = %e, topic = %settings.consumer.topic, "kafka receive error");
+                    break 'fill;
+                }
+                Some(None) => break 'fill,
+                None => break,
+            }
+        }
+        if batch.len() >= max {
+            break;
+        }
         let until = (tokio::time::Instant::now() + BURST_GAP).min(deadline);
-        match tokio::time::timeout_at(until, consumer.recv()).await {
-            Ok(Ok(m)) => batch.push(m.detach()),
-            Ok(Err(e)) => {
+        match tokio::time::timeout_at(until, stream.next()).await {
+            Ok(Some(Ok(m))) => batch.push(m.detach()),
+            Ok(Some(Err(e))) => {
                 tracing::warn!(error = %e, topic = %settings.consumer.topic, "kafka receive error");
                 break;
             }
-            Err(_) => break,
+            Ok(None) | Err(_) => break,
         }
     }
     Some(batch)
@@ -232,7 +284,7 @@ where
     let mut envelopes: Vec<Envelope<E>> = vec![];
     let mut seen: HashSet<Uuid> = HashSet::with_capacity(batch.len());
     for (i, msg) in batch.iter().enumerate() {
-        match decode::<E>(msg, &header_map(msg)) {
+        match decode_message::<E>(msg) {
             Ok(env) if seen.insert(env.id) => {
                 positions.push(i);
                 envelopes.push(env);

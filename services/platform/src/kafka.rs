@@ -54,11 +54,35 @@ pub struct RawEvent {
     pub tracestate: Option<String>,
 }
 
+/// The W3C trace context (`traceparent`, `tracestate`) an event carries: the current
+/// span's, read once for the many events one transaction writes ([`RawEvent::with_trace`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceContext {
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl TraceContext {
+    /// The current span's context.
+    pub fn current() -> Self {
+        let mut trace: HashMap<String, String> = HashMap::new();
+        crate::telemetry::inject(&Span::current(), &mut trace);
+        Self {
+            traceparent: trace.remove("traceparent"),
+            tracestate: trace.remove("tracestate").filter(|s| !s.is_empty()),
+        }
+    }
+}
+
 impl RawEvent {
     /// Encodes `event` with a fresh UUIDv7 id and the current trace context.
     pub fn new<E: Event>(event: &E) -> Self {
-        let mut trace: HashMap<String, String> = HashMap::new();
-        crate::telemetry::inject(&Span::current(), &mut trace);
+        Self::with_trace(event, &TraceContext::current())
+    }
+
+    /// [`RawEvent::new`] with a trace context read beforehand: a transaction writing many
+    /// events reads it once ([`TraceContext::current`]) instead of once per event.
+    pub fn with_trace<E: Event>(event: &E, trace: &TraceContext) -> Self {
         Self {
             id: Uuid::now_v7(),
             topic: E::TOPIC.to_owned(),
@@ -66,8 +90,8 @@ impl RawEvent {
             ce_type: E::TYPE.to_owned(),
             payload: event.encode_to_vec(),
             time: Utc::now(),
-            traceparent: trace.remove("traceparent"),
-            tracestate: trace.remove("tracestate").filter(|s| !s.is_empty()),
+            traceparent: trace.traceparent.clone(),
+            tracestate: trace.tracestate.clone(),
         }
     }
 
@@ -417,24 +441,66 @@ pub fn header_map<M: Message>(msg: &M) -> HashMap<&str, &str> {
 /// Decodes a message (with its [`header_map`]) into an envelope, or says why it cannot be:
 /// the reason a dead letter carries.
 pub fn decode<E: Event>(msg: &impl Message, headers: &HashMap<&str, &str>) -> Result<Envelope<E>, String> {
-    let id = headers.get(headers::ID).ok_or("missing ce_id header")?;
+    let ce = CeHeaders {
+        id: headers.get(headers::ID).copied(),
+        ce_type: headers.get(headers::TYPE).copied(),
+        time: headers.get(headers::TIME).copied(),
+        source: headers.get(headers::SOURCE).copied(),
+    };
+    decode_with(msg, ce)
+}
+
+/// [`decode`] for a consumer that needs no other header: the CloudEvents headers are
+/// picked in one pass over the message's, without building a map (a batch consumer decodes
+/// thousands of messages per batch).
+pub fn decode_message<E: Event>(msg: &impl Message) -> Result<Envelope<E>, String> {
+    let mut ce = CeHeaders::default();
+    if let Some(h) = msg.headers() {
+        for header in h.iter() {
+            let slot = match header.key {
+                headers::ID => &mut ce.id,
+                headers::TYPE => &mut ce.ce_type,
+                headers::TIME => &mut ce.time,
+                headers::SOURCE => &mut ce.source,
+                _ => continue,
+            };
+            // As in `header_map`: a non-UTF-8 value is no value, the last one wins.
+            if let Some(v) = header.value.and_then(|v| std::str::from_utf8(v).ok()) {
+                *slot = Some(v);
+            }
+        }
+    }
+    decode_with(msg, ce)
+}
+
+/// The CloudEvents headers [`decode`] reads.
+#[derive(Default)]
+struct CeHeaders<'a> {
+    id: Option<&'a str>,
+    ce_type: Option<&'a str>,
+    time: Option<&'a str>,
+    source: Option<&'a str>,
+}
+
+fn decode_with<E: Event>(msg: &impl Message, ce: CeHeaders<'_>) -> Result<Envelope<E>, String> {
+    let id = ce.id.ok_or("missing ce_id header")?;
     let id = Uuid::parse_str(id).map_err(|e| format!("ce_id {id:?} is not a UUID: {e}"))?;
-    match headers.get(headers::TYPE) {
-        Some(t) if *t == E::TYPE => {}
+    match ce.ce_type {
+        Some(t) if t == E::TYPE => {}
         Some(t) => return Err(format!("ce_type {t:?} is not {}", E::TYPE)),
         None => return Err("missing ce_type header".into()),
     }
     let payload = msg.payload().ok_or("empty payload")?;
     let event = E::decode(payload).map_err(|e| format!("undecodable {}: {e}", E::TYPE))?;
-    let time = headers
-        .get(headers::TIME)
+    let time = ce
+        .time
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
     Ok(Envelope {
         id,
         event,
         time,
-        source: headers.get(headers::SOURCE).map(|s| s.to_string()),
+        source: ce.source.map(str::to_owned),
         topic: msg.topic().to_owned(),
         partition: msg.partition(),
         offset: msg.offset(),

@@ -14,15 +14,15 @@
 //! - one missed week or month does not break a series (the next occurrence may come two
 //!   periods later); a missed year does;
 //! - every amount within 20% of the series' median (prices change);
-//! - and the series accounts for most of what was paid there at that price: at most one
-//!   other occurrence in the same amount band per three of the series falls between its
-//!   first and last date. Irregular one-offs at the same merchant are left out of the
+//! - and the series accounts for most of what was paid there at that price: from one
+//!   period before its first occurrence to one period after its last, at most one other
+//!   occurrence within 20% of its median per three of the series (and at least one). Irregular one-offs at the same merchant are left out of the
 //!   series, and a merchant visited every few days (coffee, groceries) is not a weekly
 //!   subscription merely because some of the visits are a week apart.
 //!
 //! Amounts compare in integer minor units; no floats.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 use domain::{merchant_key, Category, Currency, Money};
@@ -37,8 +37,8 @@ pub const WINDOW_DAYS: u64 = 1_110;
 pub const MAX_EXPENSES: usize = 20_000;
 /// Every amount within this percentage of the series' median.
 const AMOUNT_TOLERANCE_PERCENT: i128 = 20;
-/// In-band occurrences between a series' first and last date that are not part of it: at
-/// most one per this many members.
+/// Other occurrences in a series' amount band around its dates: at most one per this many
+/// members (and at least one).
 const MEMBERS_PER_EXTRA: usize = 3;
 
 /// How often a series repeats.
@@ -149,41 +149,31 @@ pub fn detect(expenses: &[Occurrence]) -> Vec<Series> {
 
 /// The series of one merchant and currency; `group` sorted by date.
 fn detect_in_group(group: &[&Occurrence]) -> Vec<Series> {
-    let mut amounts: Vec<i64> = group.iter().map(|e| e.amount.minor()).collect();
-    amounts.sort_unstable();
-    amounts.dedup();
-    let mut bands_seen: Vec<(i64, i64)> = vec![];
-    let mut candidates: Vec<(Cadence, Vec<&Occurrence>)> = vec![];
-    // Each amount paid there is tried as the centre of a ±20% band; a band holding the same
-    // amounts as one already tried is skipped.
-    for &centre in &amounts {
-        let band: Vec<&Occurrence> = group
-            .iter()
-            .copied()
-            .filter(|e| within_tolerance(e.amount.minor(), centre))
-            .collect();
-        if band.len() < MIN_OCCURRENCES {
-            continue;
-        }
-        let span = band.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
-            (lo.min(e.amount.minor()), hi.max(e.amount.minor()))
-        });
-        if bands_seen.contains(&span) {
-            continue;
-        }
-        bands_seen.push(span);
-        for cadence in Cadence::ALL {
-            for chain in chains(&band, cadence) {
-                if is_series(&band, &chain) {
-                    candidates.push((cadence, chain.into_iter().map(|i| band[i]).collect()));
+    let mut candidates: Vec<(Cadence, Vec<usize>)> = vec![];
+    for cadence in Cadence::ALL {
+        // Each occurrence not yet in a series of this cadence starts a chain: the amount
+        // it was paid at is the chain's, the date its schedule's anchor.
+        let mut covered = vec![false; group.len()];
+        for start in 0..group.len() {
+            if covered[start] {
+                continue;
+            }
+            let chain = chain_from(group, start, cadence);
+            if chain.len() >= MIN_OCCURRENCES && is_series(group, &chain, cadence) {
+                for &i in &chain {
+                    covered[i] = true;
                 }
+                candidates.push((cadence, chain));
             }
         }
     }
     // The longest series first; an expense already in an accepted series is not reused.
     let mut built: Vec<Series> = candidates
         .iter()
-        .filter_map(|(cadence, members)| build(*cadence, members))
+        .filter_map(|(cadence, chain)| {
+            let members: Vec<&Occurrence> = chain.iter().map(|&i| group[i]).collect();
+            build(*cadence, &members)
+        })
         .collect();
     built.sort_by(|a, b| {
         b.expense_ids
@@ -192,7 +182,7 @@ fn detect_in_group(group: &[&Occurrence]) -> Vec<Series> {
             .then(a.cadence.cmp(&b.cadence))
             .then(b.last_on.cmp(&a.last_on))
     });
-    let mut taken: Vec<Uuid> = vec![];
+    let mut taken: HashSet<Uuid> = HashSet::new();
     let mut out = vec![];
     for s in built {
         if s.expense_ids.iter().any(|id| taken.contains(id)) {
@@ -209,31 +199,19 @@ fn within_tolerance(amount: i64, centre: i64) -> bool {
     (i128::from(amount) - i128::from(centre)).abs() * 100 <= AMOUNT_TOLERANCE_PERCENT * i128::from(centre)
 }
 
-/// Chains of `band` (sorted by date) at `cadence`, as indexes, each of at least
-/// [`MIN_OCCURRENCES`]. Greedy: from each occurrence not yet in a chain, the next member is
-/// the occurrence closest to the next expected date (one period on, else two).
-fn chains(band: &[&Occurrence], cadence: Cadence) -> Vec<Vec<usize>> {
-    let mut covered = vec![false; band.len()];
-    let mut out = vec![];
-    for start in 0..band.len() {
-        if covered[start] {
-            continue;
-        }
-        let schedule = Schedule::new(band[start].occurred_on, cadence);
-        let mut chain = vec![start];
-        let mut period = 0u32;
-        while let Some((next, p)) = next_member(band, &schedule, *chain.last().expect("non-empty"), period) {
-            chain.push(next);
-            period = p;
-        }
-        if chain.len() >= MIN_OCCURRENCES {
-            for &i in &chain {
-                covered[i] = true;
-            }
-            out.push(chain);
-        }
+/// The chain of `group` (sorted by date) from `start` at `cadence`, as indexes. Greedy:
+/// the next member is the occurrence within 20% of the start's amount closest to the next
+/// expected date (one period on, else two).
+fn chain_from(group: &[&Occurrence], start: usize, cadence: Cadence) -> Vec<usize> {
+    let schedule = Schedule::new(group[start].occurred_on, cadence);
+    let amount = group[start].amount.minor();
+    let mut chain = vec![start];
+    let mut period = 0u32;
+    while let Some((next, p)) = next_member(group, &schedule, amount, chain[chain.len() - 1], period) {
+        chain.push(next);
+        period = p;
     }
-    out
+    chain
 }
 
 /// When occurrences of a chain are expected. Weekly steps from the previous occurrence;
@@ -254,8 +232,8 @@ impl Schedule {
         }
     }
 
-    /// The expected date of period `period` (0 is the anchor); `prev` is the previous
-    /// member's date, which weekly steps from.
+    /// The expected date `step` periods after period `period` (0 is the anchor); `prev` is
+    /// the previous member's date, which weekly steps from.
     fn expected(&self, period: u32, step: u32, prev: NaiveDate) -> Option<NaiveDate> {
         match self.cadence {
             Cadence::Weekly => prev.checked_add_days(Days::new(7 * u64::from(step))),
@@ -279,19 +257,27 @@ fn last_day_of_month(d: NaiveDate) -> Option<NaiveDate> {
     first_of_next.pred_opt()
 }
 
-/// The member after `band[prev]` (in period `period`) and its period, if any.
-fn next_member(band: &[&Occurrence], schedule: &Schedule, prev: usize, period: u32) -> Option<(usize, u32)> {
+/// The member after `group[prev]` (in period `period`) and its period, if any.
+fn next_member(
+    group: &[&Occurrence],
+    schedule: &Schedule,
+    amount: i64,
+    prev: usize,
+    period: u32,
+) -> Option<(usize, u32)> {
     let tol = schedule.cadence.tolerance_days();
-    let prev_date = band[prev].occurred_on;
+    let prev_date = group[prev].occurred_on;
     for step in 1..=schedule.cadence.max_step() {
         let expected = schedule.expected(period, step, prev_date)?;
         let lo = expected.checked_sub_days(Days::new(tol))?;
         let hi = expected.checked_add_days(Days::new(tol))?;
-        let first = band.partition_point(|e| e.occurred_on < lo).max(prev + 1);
-        let best = (first..band.len())
-            .take_while(|&i| band[i].occurred_on <= hi)
-            .filter(|&i| band[i].occurred_on > prev_date)
-            .min_by_key(|&i| (band[i].occurred_on - expected).num_days().abs());
+        let first = group.partition_point(|e| e.occurred_on < lo).max(prev + 1);
+        let best = (first..group.len())
+            .take_while(|&i| group[i].occurred_on <= hi)
+            .filter(|&i| {
+                group[i].occurred_on > prev_date && within_tolerance(group[i].amount.minor(), amount)
+            })
+            .min_by_key(|&i| (group[i].occurred_on - expected).num_days().abs());
         if let Some(i) = best {
             return Some((i, period + step));
         }
@@ -299,20 +285,38 @@ fn next_member(band: &[&Occurrence], schedule: &Schedule, prev: usize, period: u
     None
 }
 
-/// Whether a chain (indexes into `band`) is a series: amounts within 20% of its median,
-/// and few other in-band occurrences between its first and last date.
-fn is_series(band: &[&Occurrence], chain: &[usize]) -> bool {
-    let mut amounts: Vec<i64> = chain.iter().map(|&i| band[i].amount.minor()).collect();
+/// Whether a chain (sorted indexes into `group`) is a series: amounts within 20% of its
+/// median, and few other occurrences in that band from one period before its first date
+/// to one period after its last.
+fn is_series(group: &[&Occurrence], chain: &[usize], cadence: Cadence) -> bool {
+    let mut amounts: Vec<i64> = chain.iter().map(|&i| group[i].amount.minor()).collect();
     amounts.sort_unstable();
     let median = amounts[(amounts.len() - 1) / 2];
     if !amounts.iter().all(|&a| within_tolerance(a, median)) {
         return false;
     }
-    let (first, last) = (chain[0], chain[chain.len() - 1]);
-    let extras = (first..=last)
-        .filter(|i| !chain.contains(i) && within_tolerance(band[*i].amount.minor(), median))
-        .count();
-    extras <= (chain.len() / MEMBERS_PER_EXTRA).max(1)
+    let period = Days::new(match cadence {
+        Cadence::Weekly => 7,
+        Cadence::Monthly => 31,
+        Cadence::Yearly => 366,
+    });
+    let lo = group[chain[0]].occurred_on.checked_sub_days(period);
+    let hi = group[chain[chain.len() - 1]].occurred_on.checked_add_days(period);
+    let from = lo.map_or(0, |lo| group.partition_point(|e| e.occurred_on < lo));
+    let allowed = (chain.len() / MEMBERS_PER_EXTRA).max(1);
+    let mut extras = 0;
+    for (i, e) in group.iter().enumerate().skip(from) {
+        if hi.is_some_and(|hi| e.occurred_on > hi) {
+            break;
+        }
+        if chain.binary_search(&i).is_err() && within_tolerance(e.amount.minor(), median) {
+            extras += 1;
+            if extras > allowed {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The series of a chain (sorted by date) found at `cadence`.

@@ -152,6 +152,18 @@ const API_TABLE: &[(&str, &str, &str, &str)] = &[
         "",
         "expense_tracker.expense.v1.ExpenseService.SummarizeExpenses",
     ),
+    (
+        "get",
+        "/v1/expense-export",
+        "",
+        "expense_tracker.expense.v1.ExpenseService.ExportExpenses",
+    ),
+    (
+        "get",
+        "/v1/recurring-expenses",
+        "",
+        "expense_tracker.expense.v1.ExpenseService.ListRecurringExpenses",
+    ),
 ];
 
 /// RPCs that are deliberately internal (no HTTP route).

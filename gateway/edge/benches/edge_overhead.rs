@@ -78,6 +78,18 @@ impl ExpenseService for Ledger {
     ) -> Res<expense::SummarizeExpensesResponse> {
         Err(Status::unimplemented(""))
     }
+    async fn export_expenses(
+        &self,
+        _: Request<expense::ExportExpensesRequest>,
+    ) -> Res<expense::ExportExpensesResponse> {
+        Err(Status::unimplemented(""))
+    }
+    async fn list_recurring_expenses(
+        &self,
+        _: Request<expense::ListRecurringExpensesRequest>,
+    ) -> Res<expense::ListRecurringExpensesResponse> {
+        Err(Status::unimplemented(""))
+    }
 }
 
 struct Figures {

@@ -12,10 +12,12 @@ mod category;
 mod currency;
 mod email;
 mod error;
+pub mod merchant_key;
 mod money;
 
 pub use category::Category;
 pub use currency::Currency;
 pub use email::Email;
 pub use error::DomainError;
+pub use merchant_key::merchant_key;
 pub use money::{format_minor, Money, MAX_MAJOR_UNITS};

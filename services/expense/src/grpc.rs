@@ -5,8 +5,10 @@ use contracts::{
     events::ExpenseChanged,
     expense::{
         self as pb, expense_service_server::ExpenseService, CreateExpenseRequest, DeleteExpenseRequest,
-        DeleteExpenseResponse, GetExpenseRequest, ListExpensesRequest, ListExpensesResponse,
-        SummarizeExpensesRequest, SummarizeExpensesResponse, SummaryGroup, UpdateExpenseRequest,
+        DeleteExpenseResponse, ExportExpensesRequest, ExportExpensesResponse, GetExpenseRequest,
+        ListExpensesRequest, ListExpensesResponse, ListRecurringExpensesRequest,
+        ListRecurringExpensesResponse, SummarizeExpensesRequest, SummarizeExpensesResponse, SummaryGroup,
+        UpdateExpenseRequest,
     },
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -22,8 +24,11 @@ use tonic::{Request, Response, Status};
 use crate::{
     changes::{self, Cause},
     domain::{
-        format_minor_total, next_page_token, parse_id, Cursor, Expense, ExpenseError, ExpenseUpdate,
-        ListInput, ListQuery, ManualInput, SummaryQuery, UpdateInput,
+        export::{self, ExportQuery},
+        format_minor_total, next_page_token, parse_id,
+        recurring::{self, Occurrence},
+        Cursor, Expense, ExpenseError, ExpenseUpdate, ListFilter, ListInput, ListQuery, ManualInput,
+        SummaryQuery, UpdateInput,
     },
     proto,
     store::{models::ExpenseRow, queries},
@@ -322,5 +327,80 @@ impl ExpenseService for ExpenseGrpc {
             })
             .collect::<Result<_, Error>>()?;
         Ok(Response::new(SummarizeExpensesResponse { groups }))
+    }
+
+    async fn export_expenses(
+        &self,
+        req: Request<ExportExpensesRequest>,
+    ) -> Result<Response<ExportExpensesResponse>, Status> {
+        let user_id = caller(&req)?.user_id;
+        let r = req.get_ref();
+        let query = ExportQuery::parse(r.format, &r.from, &r.to, &r.page_token).map_err(Error::from)?;
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        // The listing's keyset query, a part's worth of rows plus one.
+        let rows = queries::list_page(&mut conn, user_id, &query.list)
+            .await
+            .map_err(Error::from)?;
+        drop(conn);
+        let more = rows.len() > query.list.page_size;
+        let expenses = rows
+            .into_iter()
+            .take(query.list.page_size)
+            .map(Expense::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let part = export::write_csv(&expenses, query.list.page_size, more)
+            .map_err(|e| Error::internal(format!("writing CSV: {e}")))?;
+        let next_page_token = part
+            .resume_after
+            .map(|last| next_page_token(&query.list.filter, last))
+            .unwrap_or_default();
+        tracing::info!(%user_id, rows = part.rows, bytes = part.content.len(), more = !next_page_token.is_empty(), "expenses exported");
+        Ok(Response::new(ExportExpensesResponse {
+            filename: query.filename(crate::domain::now().date_naive()),
+            content_type: export::CONTENT_TYPE.to_owned(),
+            content: part.content,
+            row_count: i32::try_from(part.rows).unwrap_or(i32::MAX),
+            next_page_token,
+        }))
+    }
+
+    async fn list_recurring_expenses(
+        &self,
+        req: Request<ListRecurringExpensesRequest>,
+    ) -> Result<Response<ListRecurringExpensesResponse>, Status> {
+        let user_id = caller(&req)?.user_id;
+        // One bounded read: the newest expenses of the window, by the listing's index.
+        let query = ListQuery {
+            filter: ListFilter {
+                from: Some(recurring::window_start(crate::domain::now().date_naive())),
+                ..ListFilter::default()
+            },
+            page_size: recurring::MAX_EXPENSES,
+            after: None,
+        };
+        let mut conn = self.pool.get().await.map_err(Error::from)?;
+        let rows = queries::list_page(&mut conn, user_id, &query)
+            .await
+            .map_err(Error::from)?;
+        drop(conn);
+        let occurrences = rows
+            .into_iter()
+            .take(recurring::MAX_EXPENSES)
+            .map(|row| {
+                let e = Expense::try_from(row)?;
+                Ok(Occurrence {
+                    id: e.id,
+                    merchant: e.merchant.as_str().to_owned(),
+                    category: e.category,
+                    amount: e.amount,
+                    occurred_on: e.occurred_on,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let found = recurring::detect(&occurrences);
+        tracing::debug!(%user_id, expenses = occurrences.len(), series = found.len(), "recurring expenses found");
+        Ok(Response::new(ListRecurringExpensesResponse {
+            series: found.iter().map(proto::series).collect(),
+        }))
     }
 }

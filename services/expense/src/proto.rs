@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use contracts::{events::ExpenseExtracted, expense as pb};
 
-use crate::domain::{Expense, ExtractedInput};
+use crate::domain::{recurring::Series, Expense, ExtractedInput};
 
 pub fn expense(e: &Expense) -> pb::Expense {
     pb::Expense {
@@ -53,5 +53,22 @@ pub fn extracted_input(e: &ExpenseExtracted) -> ExtractedInput<'_> {
         source: e.source,
         confidence: e.confidence,
         extractor: &e.extractor,
+    }
+}
+
+/// A recurring series as the API answers it.
+pub fn series(s: &Series) -> pb::Series {
+    let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    pb::Series {
+        merchant: s.merchant.clone(),
+        category: s.category.proto_number(),
+        currency: s.currency.code().to_owned(),
+        typical_amount: s.typical_amount.to_decimal_string(),
+        cadence: s.cadence.proto_number(),
+        count: i32::try_from(s.expense_ids.len()).unwrap_or(i32::MAX),
+        first_on: date(s.first_on),
+        last_on: date(s.last_on),
+        next_expected_on: date(s.next_expected_on),
+        expense_ids: s.expense_ids.iter().map(ToString::to_string).collect(),
     }
 }

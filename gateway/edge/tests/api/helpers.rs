@@ -231,6 +231,22 @@ impl expense::expense_service_server::ExpenseService for Fakes {
             }],
         }))
     }
+
+    async fn export_expenses(
+        &self,
+        req: Request<expense::ExportExpensesRequest>,
+    ) -> Res<expense::ExportExpensesResponse> {
+        self.seen.record(req, None);
+        Err(Status::unimplemented("not faked"))
+    }
+
+    async fn list_recurring_expenses(
+        &self,
+        req: Request<expense::ListRecurringExpensesRequest>,
+    ) -> Res<expense::ListRecurringExpensesResponse> {
+        self.seen.record(req, None);
+        Err(Status::unimplemented("not faked"))
+    }
 }
 
 #[tonic::async_trait]

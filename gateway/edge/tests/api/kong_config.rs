@@ -105,7 +105,11 @@ fn every_annotated_route_appears_in_kong_yml_and_nothing_else_does() {
     let config = edge_config();
     let pool = api::load_pool(&config).unwrap();
     let expected = annotated_routes(&pool);
-    assert_eq!(expected.len(), 24, "the API table of ARCHITECTURE.md");
+    assert_eq!(
+        expected.len(),
+        26,
+        "the API table of ARCHITECTURE.md (POST /v1/imports not yet built)"
+    );
 
     let text = std::fs::read_to_string(kong_dir().join("kong.yml")).unwrap();
     let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();

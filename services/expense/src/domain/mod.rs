@@ -3,8 +3,10 @@
 mod change;
 mod error;
 mod expense;
+pub mod export;
 pub mod fields;
 mod listing;
+pub mod recurring;
 mod summary;
 
 pub use change::{changed_fields, now, re_extracted};

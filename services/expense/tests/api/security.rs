@@ -3,8 +3,8 @@
 
 use base64::Engine as _;
 use contracts::expense::{
-    CreateExpenseRequest, DeleteExpenseRequest, GetExpenseRequest, ListExpensesRequest,
-    SummarizeExpensesRequest, UpdateExpenseRequest,
+    CreateExpenseRequest, DeleteExpenseRequest, ExportExpensesRequest, GetExpenseRequest,
+    ListExpensesRequest, ListRecurringExpensesRequest, SummarizeExpensesRequest, UpdateExpenseRequest,
 };
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use platform::{jwt::Claims, testing::tokens};
@@ -172,6 +172,18 @@ async fn every_rpc(
             ))
             .await
             .map(drop),
+        ),
+        (
+            "ExportExpenses",
+            c.export_expenses(with_token(ExportExpensesRequest::default(), token))
+                .await
+                .map(drop),
+        ),
+        (
+            "ListRecurringExpenses",
+            c.list_recurring_expenses(with_token(ListRecurringExpensesRequest {}, token))
+                .await
+                .map(drop),
         ),
     ]
 }

@@ -436,7 +436,7 @@ mod tests {
     fn every_annotated_rpc_of_the_contracts_becomes_a_route() {
         let pool = decode_pool(contracts::FILE_DESCRIPTOR_SET).unwrap();
         let routes = routes(&pool, |s, _| s.ends_with("AuthService")).unwrap();
-        assert_eq!(routes.len(), 24);
+        assert_eq!(routes.len(), 26);
         let get = routes
             .iter()
             .find(|r| r.rpc.full_name() == "expense_tracker.expense.v1.ExpenseService.GetExpense")

@@ -80,9 +80,10 @@ openapi: ## Regenerate gateway/openapi/openapi.yaml from the protos (the edge se
 	$(CARGO) run -q -p edge -- openapi --out gateway/openapi/openapi.yaml
 
 .PHONY: kong-config
-kong-config: ## Regenerate gateway/kong/kong.yml and the proto bundle from the protos
+kong-config: ## Regenerate gateway/kong/kong.yml, the proto bundle and the k8s files made from them (routes, protos ConfigMap)
 	$(CARGO) run -q -p edge -- kong-config --out gateway/kong/kong.yml
 	$(CARGO) run -q -p edge -- proto-bundle --out gateway/kong/protos
+	scripts/k8s/generate.sh
 
 .PHONY: eval
 eval: ## Extractor accuracy per field and source, dev vs heldout: services/ds/eval/corpus, the crate's sets, ../shared/eval
